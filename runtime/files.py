@@ -1,0 +1,50 @@
+"""Atomic output files: a failed or killed run never leaves a half-written output."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from runtime.errors import InputError
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Fail early, with one line, when the output's folder is missing or not writable."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output folder is not writable: {parent}")
+    if out.is_dir():
+        raise InputError(f"output path is a folder: {out}")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (same suffix); rename it over `path` only on success."""
+    out = check_output_dir(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix or ".tmp", dir=out.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,126 @@
+"""Pre/post-processing in one place.
+
+Conventions (DESIGN.md): images are RGB uint8 HxWx3 at the edges of the system and float32
+NCHW in [0, 255] inside models. OpenCV speaks BGR, so every cv2 read/write goes through here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from runtime.errors import InputError
+from runtime.files import atomic_path
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+PAD_MULTIPLE = 4  # the transform net downsamples twice by 2
+
+
+def bgr_to_rgb(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_bgr(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read any image file as RGB uint8 HxWx3 (greyscale and alpha are converted), or raise InputError."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"file not found: {p}")
+    if p.is_dir():
+        raise InputError(f"expected an image file, got a folder: {p}")
+    data = np.fromfile(p, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise InputError(f"not a readable image: {p}")
+    return bgr_to_rgb(image)
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write an RGB uint8 image atomically (temp file + rename); the suffix picks the format."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputError(f"unsupported image format '{suffix or '(none)'}' for {path}; use one of {', '.join(IMAGE_SUFFIXES)}")
+    ok, encoded = cv2.imencode(suffix, rgb_to_bgr(rgb))
+    if not ok:
+        raise InputError(f"could not encode image as {suffix}: {path}")
+    with atomic_path(path) as tmp:
+        encoded.tofile(tmp)
+
+
+def resize_long_side(rgb: np.ndarray, long_side: int | None) -> np.ndarray:
+    """Scale so that max(H, W) == long_side (area filter when shrinking); None keeps the size."""
+    if not long_side:
+        return rgb
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    if scale == 1:
+        return rgb
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+def cap_long_side(rgb: np.ndarray, max_size: int | None) -> np.ndarray:
+    """Shrink only: keep images whose long side is already <= max_size."""
+    if max_size and max(rgb.shape[:2]) > max_size:
+        return resize_long_side(rgb, max_size)
+    return rgb
+
+
+def resize_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    shrink = height * width < rgb.shape[0] * rgb.shape[1]
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def to_nchw(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 HxWx3 (or NxHxWx3) -> float32 NCHW in [0, 255], contiguous."""
+    batch = rgb[None] if rgb.ndim == 3 else rgb
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def from_nchw(nchw: np.ndarray) -> np.ndarray:
+    """float NCHW in [0, 255] -> RGB uint8 NxHxWx3, rounded and clipped (NaN becomes 0)."""
+    arr = np.nan_to_num(np.asarray(nchw, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(arr + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def pad_amounts(height: int, width: int, multiple: int = PAD_MULTIPLE) -> tuple[int, int]:
+    return (-height) % multiple, (-width) % multiple
+
+
+def pad_to_multiple(nchw: np.ndarray, multiple: int = PAD_MULTIPLE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad bottom/right so H and W are multiples of `multiple`; returns (padded, (H, W))."""
+    h, w = nchw.shape[2:]
+    ph, pw = pad_amounts(h, w, multiple)
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "edge"
+        nchw = np.pad(nchw, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
+    return nchw, (h, w)
+
+
+def crop_to(nchw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    h, w = size
+    return nchw[:, :, :h, :w]
+
+
+def blend_strength(styled: np.ndarray, original: np.ndarray, strength: float) -> np.ndarray:
+    """Linear blend of uint8 images: strength 1 = fully styled, 0 = the input."""
+    if strength >= 1:
+        return styled
+    if strength <= 0:
+        return original
+    return cv2.addWeighted(styled, float(strength), original, 1.0 - float(strength), 0.0)
+
+
+def preserve_color(styled: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer: the stylized image's Y with the original's Cr/Cb (same size, RGB uint8)."""
+    y = cv2.cvtColor(styled, cv2.COLOR_RGB2YCrCb)
+    c = cv2.cvtColor(original, cv2.COLOR_RGB2YCrCb)
+    c[..., 0] = y[..., 0]
+    return cv2.cvtColor(c, cv2.COLOR_YCrCb2RGB)

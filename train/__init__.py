@@ -1,0 +1,1 @@
+"""stylecast training side (needs torch): VGG loss network, Gatys stills, fast style nets."""

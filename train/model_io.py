@@ -1,0 +1,78 @@
+"""Style-net files: our float16 safetensors + model card, and pytorch/examples .pth/.model checkpoints."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from runtime.errors import InputError
+from runtime.files import atomic_path
+from train.transformer_net import TransformerNet, clean_state_dict, net_from_state_dict
+
+CARD_KEY = "stylecast.card"
+CARD_FORMAT = "stylecast-style/1"
+
+
+def card_path_for(weights: str | os.PathLike) -> Path:
+    return Path(weights).with_suffix(".json")
+
+
+def save_style_model(path: str | os.PathLike, net: TransformerNet, card: dict) -> Path:
+    """Write float16 weights (safetensors, card in its metadata; or .pth state dict) and <name>.json."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in net.state_dict().items()}
+    card = {"format": CARD_FORMAT, **card, "arch": net.arch()}
+    with atomic_path(path) as tmp:
+        if path.suffix == ".safetensors":
+            save_file(state, str(tmp), metadata={CARD_KEY: json.dumps(card)})
+        else:  # pytorch/examples-style plain state dict: their neural_style.py loads it unchanged
+            torch.save(state, tmp)
+    with atomic_path(card_path_for(path)) as tmp:
+        tmp.write_text(json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def _read_card(path: Path, metadata: dict | None) -> dict:
+    if metadata and CARD_KEY in metadata:
+        return json.loads(metadata[CARD_KEY])
+    side = card_path_for(path)
+    if side.is_file() and side != path:
+        try:
+            return json.loads(side.read_text())
+        except json.JSONDecodeError:
+            return {}
+    return {}
+
+
+def load_style_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
+    """Load a style net from .safetensors (ours), .pth/.model (pytorch/examples or our training checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"style model not found: {path}")
+    metadata = None
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as handle:
+                state = {k: handle.get_tensor(k) for k in handle.keys()}
+                metadata = handle.metadata()
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+                state = state["model"]  # a train.fast checkpoint
+    except Exception as exc:
+        raise InputError(f"cannot read style model {path}: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict) or "conv1.conv2d.weight" not in clean_state_dict(state):
+        raise InputError(f"{path} is not a transform-net checkpoint (no conv1.conv2d.weight)")
+    try:
+        net = net_from_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        raise InputError(f"{path} does not match the transform net: {str(exc).splitlines()[0]}") from None
+    card = _read_card(path, metadata)
+    card.setdefault("name", path.stem)
+    return net, card

@@ -1,0 +1,116 @@
+"""The residual transform net of Johnson et al., exactly as pytorch/examples fast_neural_style defines it.
+
+Key names match pytorch/examples checkpoints (conv1.conv2d.weight, in1.weight, res1.conv1.conv2d.weight,
+deconv1.conv2d.weight, ...). Input and output are RGB float NCHW in [0, 255]; H and W must be
+multiples of 4 for the output to match the input size (the runtime pads). No control flow depends on
+shapes, so the module exports to ONNX with dynamic height and width as it is.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+DEFAULT_CHANNELS = (32, 64, 128)
+DEFAULT_RESIDUAL_BLOCKS = 5
+
+
+class ConvLayer(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int):
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2d(self.reflection_pad(x))
+
+
+class UpsampleConvLayer(nn.Module):
+    """Nearest-neighbour x2 upsampling then a conv: avoids the checkerboard of transposed convs."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, upsample: int = 2):
+        super().__init__()
+        self.upsample = upsample
+        self.reflection_pad = nn.ReflectionPad2d(kernel_size // 2)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=float(self.upsample), mode="nearest")
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3, 1)
+        self.in1 = nn.InstanceNorm2d(channels, affine=True)
+        self.conv2 = ConvLayer(channels, channels, 3, 1)
+        self.in2 = nn.InstanceNorm2d(channels, affine=True)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.in1(self.conv1(x)))
+        return self.in2(self.conv2(out)) + x
+
+
+class TransformerNet(nn.Module):
+    def __init__(self, channels: tuple[int, int, int] = DEFAULT_CHANNELS, residual_blocks: int = DEFAULT_RESIDUAL_BLOCKS):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.channels = tuple(channels)
+        self.residual_blocks = residual_blocks
+        self.conv1 = ConvLayer(3, c1, 9, 1)
+        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.conv2 = ConvLayer(c1, c2, 3, 2)
+        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.in3 = nn.InstanceNorm2d(c3, affine=True)
+        for i in range(1, residual_blocks + 1):
+            setattr(self, f"res{i}", ResidualBlock(c3))
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, upsample=2)
+        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, upsample=2)
+        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.deconv3 = ConvLayer(c1, 3, 9, 1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu(self.in1(self.conv1(x)))
+        y = self.relu(self.in2(self.conv2(y)))
+        y = self.relu(self.in3(self.conv3(y)))
+        for i in range(1, self.residual_blocks + 1):
+            y = getattr(self, f"res{i}")(y)
+        y = self.relu(self.in4(self.deconv1(y)))
+        y = self.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+    def arch(self) -> dict:
+        return {"channels": list(self.channels), "residual_blocks": self.residual_blocks}
+
+
+_STALE_KEY = re.compile(r"in\d+\.running_(mean|var)$|\.num_batches_tracked$")
+
+
+def clean_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop InstanceNorm running stats saved by old PyTorch versions (pytorch/examples does the same)."""
+    return {k.removeprefix("module."): v for k, v in state.items() if not _STALE_KEY.search(k)}
+
+
+def arch_from_state_dict(state: Mapping[str, torch.Tensor]) -> dict:
+    """Infer channels and residual block count, so narrower variants load without extra flags."""
+    c1 = state["conv1.conv2d.weight"].shape[0]
+    c2 = state["conv2.conv2d.weight"].shape[0]
+    c3 = state["conv3.conv2d.weight"].shape[0]
+    blocks = len({k.split(".")[0] for k in state if re.match(r"res\d+\.", k)})
+    return {"channels": [c1, c2, c3], "residual_blocks": blocks}
+
+
+def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> TransformerNet:
+    state = clean_state_dict(state)
+    arch = arch_from_state_dict(state)
+    net = TransformerNet(tuple(arch["channels"]), arch["residual_blocks"])
+    net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return net.eval()
