@@ -50,7 +50,8 @@ def style_layer_loss(generated: torch.Tensor, target_per_position: torch.Tensor,
     gram = gram_matrix(generated)
     target = target_per_position.expand_as(gram)
     if norm is Normalisation.PAPER:
-        return (gram - target * m).pow(2).sum() / (4.0 * c * c * m * m)
+        # 1/(4 N^2 M^2) sum (G - A)^2, scaled before squaring so Caffe-scale features cannot overflow float32
+        return ((gram - target * m) / (2.0 * c * m)).pow(2).sum()
     return F.mse_loss(gram / (c * m), target / c)
 
 
