@@ -124,3 +124,31 @@ def preserve_color(styled: np.ndarray, original: np.ndarray) -> np.ndarray:
     c = cv2.cvtColor(original, cv2.COLOR_RGB2YCrCb)
     c[..., 0] = y[..., 0]
     return cv2.cvtColor(c, cv2.COLOR_YCrCb2RGB)
+
+
+class FrameOptions:
+    """What happens around the network: --max-size (cap the long side, scale back), --strength, --preserve-color."""
+
+    def __init__(self, max_size: int | None = None, strength: float = 1.0, keep_color: bool = False):
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"--strength must be within 0..1, got {strength}")
+        if max_size is not None and max_size < 16:
+            raise InputError(f"--max-size must be >= 16, got {max_size}")
+        self.max_size = max_size
+        self.strength = strength
+        self.keep_color = keep_color
+
+
+def stylize_frames(net, frames: np.ndarray, opts: FrameOptions) -> np.ndarray:
+    """RGB uint8 NxHxWx3 (same size) -> stylized, same shape. `net` maps NxhxWx3 uint8 -> same (a Stylizer)."""
+    h, w = frames.shape[1:3]
+    if opts.max_size and max(h, w) > opts.max_size:
+        small = np.stack([cap_long_side(f, opts.max_size) for f in frames])
+        styled = np.stack([resize_to(s, h, w) for s in net(small)])
+    else:
+        styled = net(frames)
+    if opts.keep_color:
+        styled = np.stack([preserve_color(s, f) for s, f in zip(styled, frames)])
+    if opts.strength < 1.0:
+        styled = np.stack([blend_strength(s, f, opts.strength) for s, f in zip(styled, frames)])
+    return styled

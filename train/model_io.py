@@ -66,7 +66,7 @@ def load_style_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
             if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
                 state = state["model"]  # a train.fast checkpoint
     except Exception as exc:
-        raise InputError(f"cannot read style model {path}: {type(exc).__name__}: {exc}") from None
+        raise InputError(f"cannot read style model {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
     if not isinstance(state, dict) or "conv1.conv2d.weight" not in clean_state_dict(state):
         raise InputError(f"{path} is not a transform-net checkpoint (no conv1.conv2d.weight)")
     try:

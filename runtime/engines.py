@@ -1,0 +1,247 @@
+"""One interface over TensorRT, ONNX Runtime and PyTorch: RGB uint8 frames in, RGB uint8 frames out.
+
+`open_stylizer(name_or_path, backend="auto")` picks the fastest backend that works here, falls back
+with a one-line message when a faster one is unavailable, and says once which one it chose.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from runtime import catalog
+from runtime.errors import DependencyError, InputError, StylecastError
+from runtime.frames import crop_to, from_nchw, pad_to_multiple, to_nchw
+from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, card_from_session
+from runtime.trt_sidecar import ENGINE_SUFFIXES
+
+BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu", "torch")
+ONNX_SUFFIXES = (".onnx",)
+TORCH_SUFFIXES = (".pth", ".model", ".safetensors", ".pt")
+
+
+class NonFiniteOutput(StylecastError):
+    """The engine produced NaN/Inf (typically FP16 overflow)."""
+
+
+class Stylizer:
+    """Base: subclasses implement run_nchw on float32 NCHW 0-255 arrays whose H, W are multiples of 4."""
+
+    backend = "?"
+    name = "?"
+    card: dict = {}
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.backend}"
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """RGB uint8 HxWx3 or NxHxWx3 -> the same shape, stylized (any H, W: padded and cropped back)."""
+        single = frames.ndim == 3
+        x, size = pad_to_multiple(to_nchw(frames))
+        y = self.run_nchw(x)
+        if not np.isfinite(y).all():
+            raise NonFiniteOutput(f"{self.backend} produced NaN/Inf for a {size[1]}x{size[0]} frame (FP16 overflow?); "
+                                  f"try --backend ort-cpu or an fp32 model")
+        out = from_nchw(crop_to(y, size))
+        return out[0] if single else out
+
+
+class OrtStylizer(Stylizer):
+    def __init__(self, path: Path, use_cuda: bool, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not use_cuda:
+            opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as exc:  # corrupt or foreign file
+            raise InputError(f"cannot load {path} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
+        inputs = [i.name for i in self.session.get_inputs()]
+        if INPUT_NAME not in inputs:
+            raise InputError(f"{path} has inputs {inputs}, expected '{INPUT_NAME}' (export with python -m export.onnx)")
+        used = self.session.get_providers()[0]
+        self.threads = opts.intra_op_num_threads
+        self.backend = "onnxruntime CUDA" if used == "CUDAExecutionProvider" else f"onnxruntime CPU, {self.threads} threads"
+        self.card = card_from_session(self.session)
+        self.name = self.card.get("name", path.stem)
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+
+
+class TorchStylizer(Stylizer):
+    """PyTorch fast path for GPU users without TensorRT: fp16, channels_last, CUDA graphs per input shape."""
+
+    def __init__(self, path: Path, device: str | None = None):
+        try:
+            import torch
+        except ImportError:
+            raise DependencyError("the torch backend needs PyTorch: pip install 'stylecast[train]'") from None
+        from train.model_io import load_style_model
+
+        self.torch = torch
+        net, self.card = load_style_model(path)
+        self.name = self.card.get("name", path.stem)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
+            net = net.half().to(self.device, memory_format=torch.channels_last)
+        self.net = net.eval().to(self.device)
+        self.graphs: dict[tuple, tuple] = {}
+        self.backend = "torch CUDA fp16 (CUDA graphs)" if self.cuda else f"torch CPU fp32, {torch.get_num_threads()} threads"
+
+    def _graph(self, shape: tuple):
+        torch = self.torch
+        if shape not in self.graphs:
+            static_in = torch.zeros(shape, device=self.device, dtype=torch.half).contiguous(memory_format=torch.channels_last)
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream), torch.no_grad():
+                for _ in range(2):
+                    self.net(static_in)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph), torch.no_grad():
+                static_out = self.net(static_in)
+            self.graphs[shape] = (graph, static_in, static_out)
+        return self.graphs[shape]
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            t = torch.from_numpy(x)
+            if not self.cuda:
+                return self.net(t).numpy()
+            graph, static_in, static_out = self._graph(tuple(x.shape))
+            static_in.copy_(t.to(self.device, non_blocking=True))
+            graph.replay()
+            return static_out.float().cpu().numpy()
+
+
+class TrtStylizer(Stylizer):
+    """TensorRT engine with pinned host buffers, device buffers and one CUDA stream (pycuda)."""
+
+    def __init__(self, path: Path):
+        from runtime.gpu import cuda_device, gpu_identity, import_tensorrt
+        from runtime.trt_sidecar import check_compatible, read_sidecar
+
+        trt = import_tensorrt()
+        info = read_sidecar(path)
+        self.cuda, device, self.context_cuda = cuda_device()
+        gpu, cc = gpu_identity(device)
+        for w in check_compatible(info, trt.__version__, gpu, cc):
+            print(f"warning: {w}", file=sys.stderr)
+        self.logger = trt.Logger(trt.Logger.ERROR)
+        runtime = trt.Runtime(self.logger)
+        if info.get("version_compatible"):
+            runtime.engine_host_code_allowed = True
+        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
+        if self.engine is None:
+            raise InputError(f"TensorRT {trt.__version__} could not load {path} (corrupt, or built by another version)")
+        self.context = self.engine.create_execution_context()
+        self.stream = self.cuda.Stream()
+        self.shape: tuple = ()
+        self.card = info.get("card", {})
+        self.name = self.card.get("name", path.stem)
+        self.profile = info.get("profile", {})
+        self.backend = f"TensorRT {trt.__version__} {info.get('precision', 'fp16')} on {gpu}"
+
+    def _allocate(self, shape: tuple) -> None:
+        lo, hi = self.profile.get("min"), self.profile.get("max")
+        if lo and hi and not all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
+            raise StylecastError(f"frame shape {list(shape)} is outside the engine's profile {lo}..{hi}: "
+                                 f"use --max-size or rebuild with a larger --max")
+        cuda = self.cuda
+        self.context.set_input_shape(INPUT_NAME, shape)
+        self.host_in = cuda.pagelocked_empty(shape, np.float32)
+        self.host_out = cuda.pagelocked_empty(shape, np.float32)
+        self.dev_in = cuda.mem_alloc(self.host_in.nbytes)
+        self.dev_out = cuda.mem_alloc(self.host_out.nbytes)
+        self.context.set_tensor_address(INPUT_NAME, int(self.dev_in))
+        self.context.set_tensor_address(OUTPUT_NAME, int(self.dev_out))
+        self.shape = shape
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self.shape:
+            self._allocate(tuple(x.shape))
+        np.copyto(self.host_in, x)
+        self.cuda.memcpy_htod_async(self.dev_in, self.host_in, self.stream)
+        if not self.context.execute_async_v3(self.stream.handle):
+            raise StylecastError("TensorRT execution failed")
+        self.cuda.memcpy_dtoh_async(self.host_out, self.dev_out, self.stream)
+        self.stream.synchronize()
+        return self.host_out.copy()
+
+
+def _ort_has_cuda() -> bool:
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def resolve(spec: str) -> Path:
+    """A built-in style name or a model/engine path -> an existing file."""
+    p = Path(spec)
+    if p.suffix.lower() in ENGINE_SUFFIXES + ONNX_SUFFIXES + TORCH_SUFFIXES or os.sep in spec:
+        if not p.is_file():
+            raise InputError(f"model file not found: {p}")
+        return p
+    return catalog.style_path(spec)
+
+
+def _sibling_onnx(path: Path) -> Path | None:
+    for cand in (path.with_suffix(".onnx"),):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, announce: Callable[[str], None] | None = None) -> Stylizer:
+    """Open a style by name or path on the requested backend ('auto' = best available, with fallbacks)."""
+    if backend not in BACKENDS:
+        raise StylecastError(f"unknown backend '{backend}'; choose {', '.join(BACKENDS)}")
+    say = announce or (lambda m: print(m, file=sys.stderr))
+    path = resolve(spec)
+    suffix = path.suffix.lower()
+    notes: list[str] = []
+    stylizer: Stylizer | None = None
+
+    if suffix in ENGINE_SUFFIXES:
+        if backend not in ("auto", "trt"):
+            raise StylecastError(f"{path.name} is a TensorRT engine; use --backend trt or pass the .onnx model")
+        try:
+            stylizer = TrtStylizer(path)
+        except DependencyError as exc:
+            onnx = _sibling_onnx(path)
+            if backend == "trt" or onnx is None:
+                raise
+            notes.append(f"TensorRT unavailable ({exc}); falling back to {onnx.name}")
+            path, suffix = onnx, ".onnx"
+    if stylizer is None and suffix in TORCH_SUFFIXES:
+        if backend not in ("auto", "torch"):
+            raise StylecastError(f"{path.name} is a PyTorch checkpoint; export it with python -m export.onnx to use {backend}")
+        stylizer = TorchStylizer(path)
+    if stylizer is None:
+        if backend == "torch":
+            raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
+        if backend == "trt":
+            raise DependencyError(f"--backend trt needs an engine: build one with python -m export.trt {path} {path.with_suffix('.trt').name}")
+        want_cuda = backend in ("auto", "ort-cuda")
+        has_cuda = want_cuda and _ort_has_cuda()
+        if backend == "ort-cuda" and not has_cuda:
+            notes.append("onnxruntime has no CUDA provider here (pip install onnxruntime-gpu); using CPU")
+        stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
+    for n in notes:
+        say(f"note: {n}")
+    say(stylizer.describe())
+    return stylizer
