@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--val", nargs="*", help="photos to stylize as samples (default: two from --data)")
     p.add_argument("--resume", action="store_true", help="continue from <workdir>/checkpoint.pt")
+    p.add_argument("--stop-after", type=int, help="end this process after N steps, as a kill would (time-boxed runs, tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -116,6 +117,20 @@ def _scaled_channels(width: float) -> tuple[int, int, int]:
     return tuple(max(4, int(round(c * width))) for c in DEFAULT_CHANNELS)  # type: ignore[return-value]
 
 
+def _default_val(dataset: PhotoCrops, count: int = 2) -> list[np.ndarray]:
+    """The first readable photos of the first and second half of the data, for sample stylizations."""
+    photos: list[np.ndarray] = []
+    n = len(dataset.files)
+    for start in range(0, n, max(1, n // count))[:count]:
+        for path in dataset.files[start:]:
+            try:
+                photos.append(cap_long_side(read_image(path), 256))
+                break
+            except InputError:
+                continue
+    return photos
+
+
 def _sample(net: TransformerNet, photos: list[np.ndarray], device: torch.device, path: Path) -> None:
     net.eval()
     with torch.no_grad():
@@ -124,7 +139,7 @@ def _sample(net: TransformerNet, photos: list[np.ndarray], device: torch.device,
     write_image(path, np.concatenate([np.concatenate([p, o], 0) for p, o in zip(photos, outs)], 1))
 
 
-def train(args: argparse.Namespace) -> Path:
+def train(args: argparse.Namespace) -> Path | None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -171,8 +186,7 @@ def train(args: argparse.Namespace) -> Path:
         style_feats = vgg(torch.from_numpy(to_nchw(style_rgb)).to(device))
         grams = losses.style_targets([{k: v.float() for k, v in style_feats.items()}], [1.0], args.style_layers)
     weights = losses.LossWeights(args.content_weight, args.style_weight, args.tv_weight)
-    val_files = [Path(v) for v in args.val] if args.val else [dataset.files[0], dataset.files[len(dataset.files) // 2]]
-    val_photos = [cap_long_side(read_image(v), 256) for v in val_files]
+    val_photos = [cap_long_side(read_image(v), 256) for v in args.val] if args.val else _default_val(dataset)
 
     workers = args.workers if args.workers is not None else (4 if cuda else 0)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(start * args.batch_size, args.steps * args.batch_size),
@@ -215,6 +229,10 @@ def train(args: argparse.Namespace) -> Path:
                 save_checkpoint(ckpt_path, net, opt, step, args, elapsed)
             if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
                 _sample(net, val_photos, device, workdir / f"sample_{step:06d}.png")
+            if args.stop_after and step - start >= args.stop_after and step < args.steps:
+                bar.close()
+                print(f"stopped after step {step}; continue with --resume", flush=True)
+                return None
     bar.close()
 
     rows = _read_log(log_path)

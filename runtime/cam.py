@@ -1,0 +1,254 @@
+"""`stylecam --style mosaic` / `stylecam --engine starry.trt`: live style transfer on a webcam, URL or file.
+
+Capture runs on its own thread and keeps only the newest frame, so latency never grows when the
+network is slower than the camera. Keys: n/p next/previous built-in style, 1-9 pick one, +/- strength,
+c colour preservation, s snapshot PNG, r start/stop recording MP4, q or Esc quit.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from runtime import catalog
+from runtime.cli_common import add_model_args, model_spec
+from runtime.engines import Stylizer, open_stylizer
+from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
+from runtime.files import atomic_path
+from runtime.frames import FrameOptions, bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
+
+WINDOW = "stylecam"
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line errors say what failed
+
+
+class LatestFrame:
+    """A capture thread that keeps only the newest frame (BGR). Files are paced at their own frame rate."""
+
+    def __init__(self, source: int | str, width: int | None = None, height: int | None = None, fps: float | None = None):
+        self.cap = cv2.VideoCapture(source)
+        if not self.cap.isOpened():
+            if isinstance(source, int):
+                raise InputError(f"no camera at index {source}; pick another with --camera N, or use --source FILE_OR_URL")
+            raise InputError(f"cannot open video source {source}")
+        if width:
+            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if height:
+            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        if fps:
+            self.cap.set(cv2.CAP_PROP_FPS, fps)
+        self.is_file = isinstance(source, str) and Path(source).is_file()
+        self.period = 1.0 / (self.cap.get(cv2.CAP_PROP_FPS) or 30.0) if self.is_file else 0.0
+        self.frame: np.ndarray | None = None
+        self.index = 0
+        self.ended = False
+        self.cond = threading.Condition()
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        next_t = time.perf_counter()
+        while self.running:
+            ok, frame = self.cap.read()
+            with self.cond:
+                if not ok:
+                    self.ended = True
+                    self.cond.notify_all()
+                    return
+                self.frame, self.index = frame, self.index + 1
+                self.cond.notify_all()
+            if self.period:
+                next_t += self.period
+                time.sleep(max(0.0, next_t - time.perf_counter()))
+
+    def read(self, after: int, timeout: float = 5.0) -> tuple[int, np.ndarray | None]:
+        """Wait for a frame newer than `after`; (index, frame) or (index, None) at the end of a file."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.index > after or self.ended, timeout)
+            if self.index > after:
+                return self.index, self.frame
+            return self.index, None
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=2)
+        self.cap.release()
+
+
+class Recorder:
+    """MP4 recording of what the window shows (H.264 via PyAV), written atomically on stop."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int]):
+        import av
+
+        self.path = path
+        self._ctx = atomic_path(path)
+        tmp = self._ctx.__enter__()
+        self.out = av.open(str(tmp), "w")
+        self.stream = self.out.add_stream("libx264", rate=round(fps) or 30)
+        self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
+        self.stream.pix_fmt = "yuv420p"
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        rgb = rgb[: self.stream.height, : self.stream.width]
+        self.out.mux(self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+
+    def close(self) -> None:
+        self.out.mux(self.stream.encode())
+        self.out.close()
+        self._ctx.__exit__(None, None, None)
+
+
+def overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+    for i, text in enumerate(lines):
+        y = 22 + 22 * i
+        cv2.putText(bgr, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(bgr, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+    return bgr
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="stylecam", description=__doc__.splitlines()[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    src.add_argument("--source", help="a video file or stream URL instead of a camera")
+    p.add_argument("--width", type=int, help="requested capture width")
+    p.add_argument("--height", type=int, help="requested capture height")
+    p.add_argument("--fps", type=float, help="requested capture frame rate")
+    add_model_args(p, default_style="mosaic")
+    p.add_argument("--no-window", action="store_true", help="headless: print FPS every second")
+    p.add_argument("--max-frames", type=int, help="stop after this many stylized frames")
+    p.add_argument("--snapshot-dir", default=".", help="where 's' saves PNGs (default: current folder)")
+    p.add_argument("--record", help="record the stylized stream to this MP4 from the start ('r' toggles)")
+    return p.parse_args(argv)
+
+
+class Session:
+    """The live loop's state: current style, options, recorder; key handling."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.names = catalog.style_names()
+        spec = model_spec(args, default_style="mosaic")
+        self.style_index = self.names.index(spec) if spec in self.names else -1
+        self.stylizer: Stylizer = open_stylizer(spec, args.backend, args.threads)
+        self.opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
+        self.recorder: Recorder | None = None
+
+    def switch(self, index: int) -> None:
+        if not self.names:
+            return
+        self.style_index = index % len(self.names)
+        backend = self.args.backend if self.args.backend != "trt" else "auto"
+        self.stylizer = open_stylizer(self.names[self.style_index], backend, self.args.threads)
+
+    def key(self, k: int, frame_rgb: np.ndarray, fps: float) -> bool:
+        """Handle one key; False means quit."""
+        ch = chr(k) if 0 <= k < 256 else ""
+        if k == 27 or ch == "q":
+            return False
+        if ch == "n":
+            self.switch(self.style_index + 1)
+        elif ch == "p":
+            self.switch(self.style_index - 1)
+        elif ch.isdigit() and ch != "0" and int(ch) <= len(self.names):
+            self.switch(int(ch) - 1)
+        elif ch in "+=":
+            self.opts.strength = min(1.0, round(self.opts.strength + 0.1, 2))
+        elif ch in "-_":
+            self.opts.strength = max(0.0, round(self.opts.strength - 0.1, 2))
+        elif ch == "c":
+            self.opts.keep_color = not self.opts.keep_color
+        elif ch == "s":
+            path = Path(self.args.snapshot_dir) / time.strftime("stylecam_%Y%m%d_%H%M%S.png")
+            write_image(path, frame_rgb)
+            print(f"saved {path}", file=sys.stderr)
+        elif ch == "r":
+            self.toggle_record(frame_rgb, fps)
+        return True
+
+    def toggle_record(self, frame_rgb: np.ndarray, fps: float, path: str | None = None) -> None:
+        if self.recorder:
+            self.recorder.close()
+            print(f"recorded {self.recorder.path}", file=sys.stderr)
+            self.recorder = None
+        else:
+            target = Path(path or Path(self.args.snapshot_dir) / time.strftime("stylecam_%Y%m%d_%H%M%S.mp4"))
+            self.recorder = Recorder(target, fps or 30.0, (frame_rgb.shape[1], frame_rgb.shape[0]))
+            print(f"recording to {target}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.max_frames is not None and args.max_frames < 1:
+        raise StylecastError("--max-frames must be >= 1")
+    source: int | str = args.source if args.source else args.camera
+    capture = LatestFrame(source, args.width, args.height, args.fps)  # before the model: no camera fails fast
+    try:
+        session = Session(args)
+    except BaseException:
+        capture.close()
+        raise
+    window = not args.no_window
+    if window:
+        try:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
+        except cv2.error:
+            capture.close()
+            raise DependencyError("this OpenCV build has no GUI (opencv-python-headless?): pip install opencv-python, or use --no-window")
+    shown, last_index, t_second, frames_second, fps, ms = 0, 0, time.perf_counter(), 0, 0.0, 0.0
+    try:
+        while True:
+            last_index, bgr = capture.read(last_index)
+            if bgr is None:
+                break
+            t0 = time.perf_counter()
+            rgb = bgr_to_rgb(bgr)
+            styled = stylize_frames(session.stylizer, rgb[None], session.opts)[0]
+            ms = 1000 * (time.perf_counter() - t0)
+            if args.record and session.recorder is None and shown == 0:
+                session.toggle_record(styled, capture.cap.get(cv2.CAP_PROP_FPS) or 30.0, args.record)
+            if session.recorder:
+                session.recorder.write(styled)
+            shown += 1
+            frames_second += 1
+            now = time.perf_counter()
+            if now - t_second >= 1.0:
+                fps = frames_second / (now - t_second)
+                t_second, frames_second = now, 0
+                if not window:
+                    print(f"{fps:.1f} FPS, {ms:.0f} ms/frame ({session.stylizer.describe()})", flush=True)
+            if window:
+                info = [f"{session.stylizer.name}  {fps:.1f} FPS  {ms:.0f} ms", f"strength {session.opts.strength:.1f}"
+                        + ("  colour kept" if session.opts.keep_color else "") + ("  REC" if session.recorder else "")]
+                cv2.imshow(WINDOW, overlay(rgb_to_bgr(styled), info))
+                k = cv2.waitKey(1) & 0xFF
+                if k != 0xFF and not session.key(k, styled, fps):
+                    break
+            if args.max_frames and shown >= args.max_frames:
+                break
+    finally:
+        capture.close()
+        if session.recorder:
+            session.recorder.close()
+            print(f"recorded {session.recorder.path}", file=sys.stderr)
+        if window:
+            cv2.destroyAllWindows()
+    if shown == 0:
+        raise InputError(f"no frames came from {'camera ' + str(source) if isinstance(source, int) else source}")
+    return {"frames": shown, "fps": fps}
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> None:
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
