@@ -84,6 +84,7 @@ def small_model(tmp_path_factory) -> Path:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
         net.deconv3.conv2d.bias.fill_(128.0)
+        net.deconv3.conv2d.weight.mul_(40.0)  # outputs spanning most of 0-255, like a trained net
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     save_style_model(path, net, {"name": "tiny", "style_image": "none"})
     return path

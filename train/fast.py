@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
-from runtime.frames import cap_long_side, from_nchw, read_image, resize_long_side, to_nchw, write_image
+from runtime.frames import cap_long_side, from_nchw, read_image, resize_to, to_nchw, write_image
 from train import losses
 from train.data import PhotoCrops, list_images
 from train.device import describe, pick_device
@@ -136,7 +136,10 @@ def _sample(net: TransformerNet, photos: list[np.ndarray], device: torch.device,
     with torch.no_grad():
         outs = [from_nchw(net(torch.from_numpy(to_nchw(p)).to(device)).float().cpu().numpy())[0] for p in photos]
     net.train()
-    write_image(path, np.concatenate([np.concatenate([p, o], 0) for p, o in zip(photos, outs)], 1))
+    height = 256  # photos of any shape side by side: each (input above output) scaled to one height
+    cols = [np.concatenate([p, o], 0) for p, o in zip(photos, outs)]
+    cols = [resize_to(c, 2 * height, max(1, round(c.shape[1] * 2 * height / c.shape[0]))) for c in cols]
+    write_image(path, np.concatenate(cols, 1))
 
 
 def train(args: argparse.Namespace) -> Path | None:

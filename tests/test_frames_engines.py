@@ -1,0 +1,93 @@
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from runtime import frames
+from runtime.engines import NonFiniteOutput, OrtStylizer, TorchStylizer, open_stylizer, resolve
+from runtime.errors import InputError, StylecastError
+
+
+def test_pad_and_crop_round_trip_odd_sizes():
+    x = frames.to_nchw(np.random.default_rng(0).integers(0, 255, (241, 321, 3), dtype=np.uint8))
+    padded, size = frames.pad_to_multiple(x)
+    assert padded.shape[2] % 4 == 0 and padded.shape[3] % 4 == 0 and size == (241, 321)
+    assert np.array_equal(frames.crop_to(padded, size), x)
+    assert np.array_equal(frames.from_nchw(x)[0], frames.from_nchw(frames.crop_to(padded, size))[0])
+
+
+def test_from_nchw_rounds_clips_and_kills_nan():
+    arr = np.array([[[[-5.0, 300.0], [np.nan, 127.6]]] * 3], dtype=np.float32)
+    out = frames.from_nchw(arr)[0][..., 0]
+    assert out.tolist() == [[0, 255], [0, 128]]
+
+
+def test_strength_and_preserve_color():
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    b = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    assert np.array_equal(frames.blend_strength(a, b, 1.0), a) and np.array_equal(frames.blend_strength(a, b, 0.0), b)
+    half = frames.blend_strength(a, b, 0.5).astype(int)
+    assert np.abs(half - (a.astype(int) + b.astype(int)) / 2).max() <= 1
+    kept = frames.preserve_color(a, b)
+    ycc_k, ycc_a, ycc_b = (cv2.cvtColor(i, cv2.COLOR_RGB2YCrCb).astype(int) for i in (kept, a, b))
+    assert np.abs(ycc_k[..., 0] - ycc_a[..., 0]).mean() < 3  # luminance of the stylized image
+    assert np.median(np.abs(ycc_k[..., 1:] - ycc_b[..., 1:])) <= 1  # chroma of the input (gamut clipping aside)
+
+
+def test_frame_options_validate():
+    with pytest.raises(InputError, match="strength"):
+        frames.FrameOptions(strength=1.5)
+    with pytest.raises(InputError, match="max-size"):
+        frames.FrameOptions(max_size=4)
+
+
+def test_ort_and_torch_backends_agree_and_keep_odd_sizes(small_model, small_onnx):
+    img = np.random.default_rng(2).integers(0, 255, (241, 321, 3), dtype=np.uint8)
+    ort_out = OrtStylizer(small_onnx, use_cuda=False)(img)
+    torch_out = TorchStylizer(small_model)(img)
+    assert ort_out.shape == img.shape == torch_out.shape and ort_out.dtype == np.uint8
+    assert np.abs(ort_out.astype(int) - torch_out.astype(int)).max() <= 1
+    assert np.abs(ort_out.astype(int) - img.astype(int)).mean() > 10  # it did something
+
+
+def test_max_size_runs_small_and_scales_back(small_onnx):
+    seen = []
+    net = OrtStylizer(small_onnx, use_cuda=False)
+
+    def spy(x):
+        seen.append(x.shape)
+        return net(x)
+
+    img = np.random.default_rng(3).integers(0, 255, (1, 360, 640, 3), dtype=np.uint8)
+    out = frames.stylize_frames(spy, img, frames.FrameOptions(max_size=160))
+    assert seen == [(1, 90, 160, 3)] and out.shape == img.shape
+
+
+def test_nan_output_is_a_clear_error(small_onnx, tmp_path):
+    model = onnx.load(str(small_onnx))
+    for init in model.graph.initializer:
+        if init.name == "deconv3.conv2d.bias":
+            init.CopyFrom(onnx.numpy_helper.from_array(np.full(3, np.nan, np.float32), init.name))
+    bad = tmp_path / "nan.onnx"
+    onnx.save(model, str(bad))
+    with pytest.raises(NonFiniteOutput, match="NaN"):
+        OrtStylizer(bad, use_cuda=False)(np.zeros((16, 16, 3), np.uint8))
+
+
+def test_resolver_and_backend_choice(small_onnx, small_model, tmp_path):
+    with pytest.raises(InputError, match="unknown style 'nope'"):
+        resolve("nope")
+    with pytest.raises(InputError, match="not found"):
+        resolve(str(tmp_path / "missing.onnx"))
+    said = []
+    s = open_stylizer(str(small_onnx), "auto", announce=said.append)
+    assert said == ["tiny: onnxruntime CPU, %d threads" % s.threads]
+    with pytest.raises(StylecastError, match="needs an engine"):
+        open_stylizer(str(small_onnx), "trt", announce=said.append)
+    with pytest.raises(StylecastError, match="PyTorch checkpoint"):
+        open_stylizer(str(small_model), "ort-cpu", announce=said.append)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"junk")
+    with pytest.raises(InputError, match="cannot load"):
+        open_stylizer(str(junk), announce=said.append)
