@@ -29,7 +29,8 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line
 class LatestFrame:
     """A capture thread that keeps only the newest frame (BGR). Files are paced at their own frame rate."""
 
-    def __init__(self, source: int | str, width: int | None = None, height: int | None = None, fps: float | None = None):
+    def __init__(self, source: int | str, width: int | None = None, height: int | None = None, fps: float | None = None,
+                 loop: bool = False):
         self.cap = cv2.VideoCapture(source)
         if not self.cap.isOpened():
             if isinstance(source, int):
@@ -42,6 +43,7 @@ class LatestFrame:
         if fps:
             self.cap.set(cv2.CAP_PROP_FPS, fps)
         self.is_file = isinstance(source, str) and Path(source).is_file()
+        self.loop = loop and self.is_file
         self.period = 1.0 / (self.cap.get(cv2.CAP_PROP_FPS) or 30.0) if self.is_file else 0.0
         self.frame: np.ndarray | None = None
         self.index = 0
@@ -55,6 +57,9 @@ class LatestFrame:
         next_t = time.perf_counter()
         while self.running:
             ok, frame = self.cap.read()
+            if not ok and self.loop and self.index > 0:
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, frame = self.cap.read()
             with self.cond:
                 if not ok:
                     self.ended = True
@@ -122,6 +127,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, help="requested capture width")
     p.add_argument("--height", type=int, help="requested capture height")
     p.add_argument("--fps", type=float, help="requested capture frame rate")
+    p.add_argument("--loop", action="store_true", help="replay a --source file from the start when it ends")
     add_model_args(p, default_style="mosaic")
     p.add_argument("--no-window", action="store_true", help="headless: print FPS every second")
     p.add_argument("--max-frames", type=int, help="stop after this many stylized frames")
@@ -189,7 +195,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.max_frames is not None and args.max_frames < 1:
         raise StylecastError("--max-frames must be >= 1")
     source: int | str = args.source if args.source else args.camera
-    capture = LatestFrame(source, args.width, args.height, args.fps)  # before the model: no camera fails fast
+    capture = LatestFrame(source, args.width, args.height, args.fps, args.loop)  # before the model: no camera fails fast
     try:
         session = Session(args)
     except BaseException:

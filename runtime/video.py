@@ -137,7 +137,8 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                 if allowed is None or a_in.codec_context.name in allowed:
                     a_out = out.add_stream_from_template(a_in)
                 else:
-                    a_out = out.add_stream(AUDIO_REENCODE.get(dst.suffix.lower(), "aac"), rate=a_in.codec_context.sample_rate or 48000)
+                    a_out = out.add_stream(AUDIO_REENCODE.get(dst.suffix.lower(), "aac"), rate=48000)
+                    a_out.layout = a_in.codec_context.layout
                     transcode = av.AudioResampler(format=a_out.codec_context.format, layout=a_out.codec_context.layout,
                                                   rate=a_out.codec_context.sample_rate)
 
@@ -148,7 +149,9 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                         if pipe.stop.is_set():
                             return
                         if packet.stream.type == "audio":
-                            if packet.dts is not None and not pipe.put(pipe.q_in, ("a", packet)):
+                            # copied packets pass as they are; for re-encoding, decode here (the input's thread)
+                            items = [packet] if transcode is None else packet.decode()
+                            if packet.dts is not None and not all(pipe.put(pipe.q_in, ("a", i)) for i in items):
                                 return
                             continue
                         for frame in packet.decode():
@@ -198,15 +201,14 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                 if item is _END:
                     break
                 if item[0] == "a":
-                    packet = item[1]
                     if transcode is None:
+                        packet = item[1]
                         packet.stream = a_out
                         out.mux(packet)
                     else:
-                        for frame in packet.decode():
-                            for rf in transcode.resample(frame):
-                                rf.pts = None
-                                out.mux(a_out.encode(rf))
+                        for rf in transcode.resample(item[1]):
+                            rf.pts = None
+                            out.mux(a_out.encode(rf))
                     continue
                 _, source, styled, pts, time_base = item
                 if frame_hook is not None:
