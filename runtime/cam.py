@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from runtime import catalog
-from runtime.cli_common import add_model_args, model_spec
+from runtime.cli_common import add_model_args, model_spec, smoother_from_args
 from runtime.engines import Stylizer, open_stylizer
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
@@ -147,6 +147,7 @@ class Session:
         self.stylizer: Stylizer = open_stylizer(spec, args.backend, args.threads)
         self.opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
         self.recorder: Recorder | None = None
+        self.smoother = smoother_from_args(args)
 
     def switch(self, index: int) -> None:
         if not self.names:
@@ -154,6 +155,8 @@ class Session:
         self.style_index = index % len(self.names)
         backend = self.args.backend if self.args.backend != "trt" else "auto"
         self.stylizer = open_stylizer(self.names[self.style_index], backend, self.args.threads)
+        if self.smoother:
+            self.smoother.reset()  # never blend across a style change
 
     def key(self, k: int, frame_rgb: np.ndarray, fps: float) -> bool:
         """Handle one key; False means quit."""
@@ -217,6 +220,8 @@ def run(args: argparse.Namespace) -> dict:
             t0 = time.perf_counter()
             rgb = bgr_to_rgb(bgr)
             styled = stylize_frames(session.stylizer, rgb[None], session.opts)[0]
+            if session.smoother:
+                styled = session.smoother(rgb, styled)
             ms = 1000 * (time.perf_counter() - t0)
             if args.record and session.recorder is None and shown == 0:
                 session.toggle_record(styled, capture.cap.get(cv2.CAP_PROP_FPS) or 30.0, args.record)

@@ -7,6 +7,7 @@ from runtime import catalog
 from runtime.engines import BACKENDS, Stylizer, open_stylizer
 from runtime.errors import StylecastError
 from runtime.frames import FrameOptions
+from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother
 
 
 def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None) -> None:
@@ -20,6 +21,9 @@ def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None)
     f.add_argument("--max-size", type=int, help="cap the long side fed to the network; the result is scaled back")
     f.add_argument("--strength", type=float, default=1.0, help="0..1 blend with the input (default 1: fully styled)")
     f.add_argument("--preserve-color", action="store_true", help="keep the input's colours (luminance-only style)")
+    f.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="S",
+                   help=f"temporal smoothing 0..0.95: flow-guided blend of the previous stylized frame (default {DEFAULT_SMOOTH})")
+    f.add_argument("--no-smooth", dest="smooth", action="store_const", const=0.0, help="per-frame stylization (flickers)")
 
 
 def model_spec(args: argparse.Namespace, default_style: str | None = None) -> str:
@@ -34,3 +38,9 @@ def model_spec(args: argparse.Namespace, default_style: str | None = None) -> st
 def open_from_args(args: argparse.Namespace, default_style: str | None = None) -> tuple[Stylizer, FrameOptions]:
     opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
     return open_stylizer(model_spec(args, default_style), args.backend, args.threads), opts
+
+
+def smoother_from_args(args: argparse.Namespace) -> TemporalSmoother | None:
+    if not 0.0 <= args.smooth <= 0.95:
+        raise StylecastError(f"--smooth must be within 0..0.95, got {args.smooth}")
+    return TemporalSmoother(args.smooth) if args.smooth > 0 else None

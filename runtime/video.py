@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from runtime.cli_common import add_model_args, open_from_args
+from runtime.cli_common import add_model_args, open_from_args, smoother_from_args
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, check_output_dir
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, stylize_frames, write_image
@@ -322,6 +322,7 @@ def run(args: argparse.Namespace) -> dict:
         raise InputError("output would overwrite the input")
     if not src.is_dir():
         check_output_dir(dst)
+    smoother_from_args(args)  # validate before the model loads
     stylizer, opts = open_from_args(args, default_style="mosaic")
     kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate)
     if src.is_dir():
@@ -329,7 +330,9 @@ def run(args: argparse.Namespace) -> dict:
     elif src.suffix.lower() in IMAGE_SUFFIXES:
         stats = stylize_images([src], dst, stylizer, opts, args.fps, **kw)
     else:
-        stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, **kw)
+        smoother = smoother_from_args(args)
+        stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother, **kw)
+        stats["scene_cuts"] = smoother.cuts if smoother else None
     print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
           f"backend {stylizer.backend}, audio {stats['audio']}", file=sys.stderr)
     return stats

@@ -56,7 +56,7 @@ def test_window_shows_the_stylized_frame(small_onnx, tmp_path):
     try:
         time.sleep(1.0)
         cam = subprocess.Popen([sys.executable, "-m", "runtime.cam", "--source", str(sample_clip()), "--model", str(small_onnx),
-                                "--loop", "--max-frames", "2000"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                "--loop", "--no-smooth", "--max-frames", "2000"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         shot = tmp_path / "shot.png"
         deadline = time.time() + 60
         found = False

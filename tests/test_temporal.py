@@ -1,0 +1,70 @@
+import av
+import numpy as np
+import pytest
+
+from runtime.engines import OrtStylizer
+from runtime.samples import sample_clip
+from runtime.temporal import TemporalSmoother, warping_error
+from tests.conftest import SHARED
+
+
+def _frames(path, n):
+    out = []
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i >= n:
+                break
+            out.append(f.to_ndarray(format="rgb24"))
+    return out
+
+
+def test_metric_lower_for_static_video_than_injected_flicker():
+    frame = _frames(sample_clip(), 1)[0]
+    static = [frame.copy() for _ in range(6)]
+    rng = np.random.default_rng(0)
+    flicker = [np.clip(frame.astype(int) + rng.integers(-25, 25, 3), 0, 255).astype(np.uint8) for _ in range(6)]
+    assert warping_error(static, static) < 1e-6
+    assert warping_error(static, flicker) > 100
+
+
+@pytest.mark.parametrize("clip", ["sample", "slow_traffic_small.mp4"])
+def test_smoothing_lowers_warping_error_on_a_real_clip(small_onnx, clip):
+    path = sample_clip() if clip == "sample" else SHARED / "videos" / clip
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    src = _frames(path, 16)
+    net = OrtStylizer(small_onnx, use_cuda=False)
+    per_frame = [net(f) for f in src]
+    smoother = TemporalSmoother()
+    smoothed = [smoother(s, p) for s, p in zip(src, per_frame)]
+    e_per, e_smooth = warping_error(src, per_frame), warping_error(src, smoothed)
+    assert e_smooth < 0.6 * e_per
+    assert smoother.cuts == 0
+
+
+def test_hard_cut_resets_the_blend():
+    rng = np.random.default_rng(1)
+    a = np.full((64, 96, 3), 30, np.uint8)
+    b = rng.integers(150, 255, (64, 96, 3), dtype=np.uint8)  # another scene
+    styled_a, styled_b = np.full_like(a, 200), np.full_like(b, 10)
+    sm = TemporalSmoother(0.9)
+    sm(a, styled_a)
+    same = sm(a, styled_a)
+    assert sm.cuts == 0 and sm.last_weight is not None and sm.last_weight.mean() > 0.8
+    out = sm(b, styled_b)
+    assert sm.cuts == 1
+    assert np.array_equal(out, styled_b)  # nothing of the previous scene leaks in
+
+
+def test_moving_object_leaves_no_ghost():
+    """A bright square moving fast: where the source changed, the output must be the per-frame one."""
+    frames, styled = [], []
+    for t in range(6):
+        f = np.full((96, 128, 3), 60, np.uint8)
+        f[30:60, 10 + 18 * t : 40 + 18 * t] = 230
+        frames.append(f)
+        styled.append(255 - f)
+    sm = TemporalSmoother(0.9)
+    outs = [sm(f, s) for f, s in zip(frames, styled)]
+    trail = (slice(30, 60), slice(10 + 18 * 4, 40 + 18 * 4))  # where the square was one frame before the last
+    assert np.abs(outs[-1][trail].astype(int) - styled[-1][trail].astype(int)).mean() < 20
