@@ -94,7 +94,7 @@ def _rotation(stream) -> str | None:
 
 
 def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str = "libx264", crf: int | None = 18,
-                  bitrate: str | None = None, batch: int = 1, progress: bool = True,
+                  bitrate: str | None = None, batch: int = 1, progress: bool = True, max_frames: int | None = None,
                   frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
     """Stylize src into dst (atomic). frame_hook(source_rgb, styled_rgb) -> final rgb runs per frame, in order."""
     import av
@@ -109,7 +109,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     v_in.thread_type = "AUTO"
     width, height = v_in.codec_context.width, v_in.codec_context.height
     rate = v_in.average_rate or v_in.guessed_rate or Fraction(25)
-    total = v_in.frames or None
+    total = min(filter(None, [v_in.frames, max_frames]), default=None)
     pipe = _Pipeline()
     stats = {"frames": 0, "infer_seconds": 0.0}
 
@@ -142,6 +142,8 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                     transcode = av.AudioResampler(format=a_out.codec_context.format, layout=a_out.codec_context.layout,
                                                   rate=a_out.codec_context.sample_rate)
 
+            decoded = [0]
+
             def demux() -> None:
                 streams = [v_in] + ([a_in] if a_in is not None else [])
                 try:
@@ -157,6 +159,10 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                         for frame in packet.decode():
                             item = ("v", frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)
                             if not pipe.put(pipe.q_in, item):
+                                return
+                            decoded[0] += 1
+                            if max_frames and decoded[0] >= max_frames:
+                                pipe.put(pipe.q_in, _END)
                                 return
                 except av.error.FFmpegError as exc:
                     raise InputError(f"corrupt video data in {src}: {exc}") from None
@@ -308,6 +314,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     e.add_argument("--bitrate", help="target bitrate instead of --crf, e.g. 4M")
     e.add_argument("--fps", type=float, default=25.0, help="frame rate when the input is a folder of images")
     e.add_argument("--batch", type=int, default=1, help="frames per inference call (larger helps GPUs)")
+    e.add_argument("--max-frames", type=int, help="stop after N frames (a preview; audio is cut near the same point)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -331,7 +338,8 @@ def run(args: argparse.Namespace) -> dict:
         stats = stylize_images([src], dst, stylizer, opts, args.fps, **kw)
     else:
         smoother = smoother_from_args(args)
-        stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother, **kw)
+        stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother,
+                              max_frames=args.max_frames, **kw)
         stats["scene_cuts"] = smoother.cuts if smoother else None
     print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
           f"backend {stylizer.backend}, audio {stats['audio']}", file=sys.stderr)

@@ -1,0 +1,84 @@
+"""Temporal stability: warping error E_warp of source, per-frame and smoothed outputs, FPS, ghosting.
+
+python benchmarks/temporal.py IN.mp4 OUT.mp4            # measure an existing output against its source
+python benchmarks/temporal.py IN.mp4 --style mosaic     # run per-frame and smoothed, measure both
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import save, table  # noqa: E402
+from runtime.engines import open_stylizer  # noqa: E402
+from runtime.temporal import DEFAULT_SMOOTH, FlowField, TemporalSmoother, _gray_small, consistency_mask, warping_error  # noqa: E402
+
+
+def read_frames(path: Path, limit: int | None) -> list[np.ndarray]:
+    out = []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            out.append(f.to_ndarray(format="rgb24"))
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def ghost_distance(src: list[np.ndarray], smoothed: list[np.ndarray], per_frame: list[np.ndarray]) -> float:
+    """Mean |smoothed - per-frame| (grey levels) where the flow is inconsistent (motion boundaries, occlusions)."""
+    flow, vals = FlowField(), []
+    prev = _gray_small(src[0])
+    for t in range(1, len(src)):
+        cur = _gray_small(src[t])
+        h, w = src[t].shape[:2]
+        mask = ~consistency_mask(flow(prev, cur, (h, w)), flow(cur, prev, (h, w)))
+        if mask.any():
+            vals.append(float(np.abs(smoothed[t].astype(np.float32) - per_frame[t].astype(np.float32)).mean(axis=2)[mask].mean()))
+        prev = cur
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path, nargs="?")
+    p.add_argument("--style", nargs="+", default=["mosaic"])
+    p.add_argument("--frames", type=int, default=120, help="frames to use (default 120)")
+    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
+    a = p.parse_args()
+    src = read_frames(a.input, a.frames)
+    e_src = warping_error(src, src)
+    rows = [{"video": a.input.name, "variant": "source", "E_warp": e_src, "ratio_to_source": 1.0}]
+    if a.output:
+        out = read_frames(a.output, a.frames)
+        e = warping_error(src, out)
+        rows.append({"video": a.input.name, "variant": a.output.name, "E_warp": e, "ratio_to_source": e / e_src})
+    else:
+        for style in a.style:
+            net = open_stylizer(style)
+            t0 = time.perf_counter()
+            per = [net(f) for f in src]
+            t_net = time.perf_counter() - t0
+            sm = TemporalSmoother(a.smooth)
+            t0 = time.perf_counter()
+            smoothed = [sm(s, o) for s, o in zip(src, per)]
+            t_smooth = time.perf_counter() - t0
+            e_per, e_sm = warping_error(src, per), warping_error(src, smoothed)
+            fps_per, fps_sm = len(src) / t_net, len(src) / (t_net + t_smooth)
+            rows.append({"video": a.input.name, "variant": f"{style} per-frame", "E_warp": e_per, "ratio_to_source": e_per / e_src, "fps": fps_per})
+            rows.append({"video": a.input.name, "variant": f"{style} --smooth {a.smooth}", "E_warp": e_sm, "ratio_to_source": e_sm / e_src,
+                         "fps": fps_sm, "fps_cost_pct": 100 * (1 - fps_sm / fps_per),
+                         "ghost_dist": ghost_distance(src, smoothed, per), "scene_cuts": sm.cuts})
+            print(rows[-2], rows[-1], flush=True)
+    print(table(rows, ["video", "variant", "E_warp", "ratio_to_source", "fps", "fps_cost_pct", "ghost_dist"]))
+    print("saved", save(f"temporal_{a.input.stem}", {"frames": len(src), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()
