@@ -89,8 +89,17 @@ def _open_input(path: Path):
     return container
 
 
-def _rotation(stream) -> str | None:
-    return (stream.metadata or {}).get("rotate")
+def _rotation(path: Path) -> float:
+    """Display rotation (degrees) of the first frame: players apply it; we copy it to the output stream."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                return float(getattr(frame, "rotation", 0) or 0)
+    except av.error.FFmpegError:
+        pass
+    return 0.0
 
 
 def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str = "libx264", crf: int | None = 18,
@@ -129,8 +138,9 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
             elif crf is not None and codec in ("libx264", "libx265", "h264", "hevc"):
                 opts_codec["crf"] = str(crf)
             v_out.options = opts_codec
-            if _rotation(v_in):
-                v_out.metadata["rotate"] = _rotation(v_in)
+            rotation = _rotation(src)
+            if rotation:
+                v_out.set_display_rotation(rotation)
             a_out, transcode = None, None
             if a_in is not None:
                 allowed = AUDIO_COPY_OK.get(dst.suffix.lower(), set())

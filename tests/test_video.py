@@ -136,3 +136,19 @@ def test_bad_inputs_one_line_exit_2(small_onnx, tmp_path, case):
     proc = run_cli("runtime.video", str(src), str(dst), *model, "--quiet")
     assert_user_error(proc, expect)
     assert not dst.exists() and [p for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_rotation_tag_is_kept(small_onnx, tmp_path):
+    src = tmp_path / "rotated.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(5):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")))
+        c.mux(s.encode())
+    out = tmp_path / "out.mp4"
+    video.stylize_video(src, out, OrtStylizer(small_onnx, use_cuda=False), FrameOptions(), progress=False)
+    assert video._rotation(src) != 0
+    assert video._rotation(out) == video._rotation(src)
+    assert probe(out)["size"] == (64, 48)
