@@ -206,6 +206,31 @@ def _sibling_onnx(path: Path) -> Path | None:
     return None
 
 
+def engine_cache_dir() -> Path:
+    return Path(os.environ.get("STYLECAST_CACHE", Path.home() / ".cache" / "stylecast")) / "engines"
+
+
+def cached_engine(onnx_path: Path, say: Callable[[str], None]) -> Path:
+    """A TensorRT engine for this ONNX file, GPU and TensorRT version: built once (about a minute), then reused."""
+    from runtime.files import sha256_file
+    from runtime.gpu import cuda_device, gpu_identity, import_tensorrt
+
+    trt = import_tensorrt()
+    if not hasattr(trt, "Builder"):
+        raise DependencyError("only the TensorRT runtime is installed, not the builder: build an engine elsewhere with python -m export.trt")
+    _, device, _ = cuda_device()
+    gpu, cc = gpu_identity(device)
+    key = f"{onnx_path.stem}-{sha256_file(onnx_path)[:12]}-trt{trt.__version__}-sm{cc.replace('.', '')}"
+    engine = engine_cache_dir() / f"{key}.trt"
+    if not engine.is_file():
+        from export.trt import build_engine
+
+        engine.parent.mkdir(parents=True, exist_ok=True)
+        say(f"building a TensorRT engine for {onnx_path.stem} on {gpu} (once; cached in {engine.parent})")
+        build_engine(onnx_path, engine, timing_cache=engine.parent / "timing.cache", verbose=False)
+    return engine
+
+
 def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, announce: Callable[[str], None] | None = None) -> Stylizer:
     """Open a style by name or path on the requested backend ('auto' = best available, with fallbacks)."""
     if backend not in BACKENDS:
@@ -231,11 +256,18 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
         if backend not in ("auto", "torch"):
             raise StylecastError(f"{path.name} is a PyTorch checkpoint; export it with python -m export.onnx to use {backend}")
         stylizer = TorchStylizer(path)
+    if stylizer is None and suffix in ONNX_SUFFIXES and backend in ("auto", "trt"):
+        try:
+            stylizer = TrtStylizer(cached_engine(path, say))
+        except DependencyError as exc:
+            if backend == "trt":
+                raise
+            if not notes:
+                reason = str(exc).split(":")[0]
+                notes.append(f"{reason}; using ONNX Runtime (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
     if stylizer is None:
         if backend == "torch":
             raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
-        if backend == "trt":
-            raise DependencyError(f"--backend trt needs an engine: build one with python -m export.trt {path} {path.with_suffix('.trt').name}")
         want_cuda = backend in ("auto", "ort-cuda")
         has_cuda = want_cuda and _ort_has_cuda()
         if backend == "ort-cuda" and not has_cuda:
