@@ -14,7 +14,7 @@ from tests.conftest import ROOT, assert_user_error, run_cli
 
 def test_headless_on_a_file_source(small_onnx, tmp_path):
     rec = tmp_path / "rec.mp4"
-    proc = run_cli("runtime.cam", "--source", str(sample_clip()), "--model", str(small_onnx), "--no-window",
+    proc = run_cli("runtime.cam", "--source", str(sample_clip()), "--loop", "--model", str(small_onnx), "--no-window",
                    "--max-frames", "30", "--record", str(rec))
     assert proc.returncode == 0, proc.stderr
     assert "FPS" in proc.stdout
