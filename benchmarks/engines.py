@@ -57,13 +57,13 @@ def main() -> None:
     a = p.parse_args()
     import torch
 
-    onnx_path = catalog.style_path(a.style)
-    weights = onnx_path.with_suffix(".safetensors")
-    backends: dict[str, object] = {}
-    from train.model_io import load_style_model
-    from train.transformer_net import net_from_state_dict  # noqa: F401
     import onnx
     from onnx import numpy_helper
+
+    from train.transformer_net import net_from_state_dict as build
+
+    onnx_path = catalog.style_path(a.style)
+    backends: dict[str, object] = {}
 
     # torch weights from the ONNX file itself (the package ships no .pth): same numbers, no second copy
     model = onnx.load(str(onnx_path))
@@ -71,8 +71,6 @@ def main() -> None:
     for init in model.graph.initializer:
         name = init.name.removesuffix("__fp16")
         state[name] = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32))
-    from train.transformer_net import net_from_state_dict as build
-
     net = build({k: v for k, v in state.items() if "." in k})
     backends["torch fp32 eager (baseline)"] = lambda x: net(torch.from_numpy(x))
     ort_cpu = OrtStylizer(onnx_path, use_cuda=False)
