@@ -125,19 +125,8 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     with atomic_path(dst) as tmp:
         out = av.open(str(tmp), "w", format=None)
         try:
-            try:
-                v_out = out.add_stream(codec, rate=rate)
-            except (av.error.FFmpegError, ValueError) as exc:
-                raise InputError(f"unknown or unavailable video codec '{codec}' ({exc})") from None
-            v_out.width, v_out.height = width, height
-            v_out.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+            v_out = _video_stream(out, codec, rate, width, height, crf, bitrate)
             v_out.time_base = v_in.time_base
-            opts_codec = {}
-            if bitrate:
-                v_out.bit_rate = _parse_bitrate(bitrate)
-            elif crf is not None and codec in ("libx264", "libx265", "h264", "hevc"):
-                opts_codec["crf"] = str(crf)
-            v_out.options = opts_codec
             rotation = _rotation(src)
             if rotation:
                 v_out.set_display_rotation(rotation)
@@ -256,6 +245,23 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     return stats
 
 
+def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | None, bitrate: str | None):
+    """The output video stream: 4:2:0 where the size allows (odd sizes need 4:4:4), CRF or a bitrate."""
+    import av
+
+    try:
+        stream = out.add_stream(codec, rate=rate)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise InputError(f"unknown or unavailable video codec '{codec}' ({exc})") from None
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    if bitrate:
+        stream.bit_rate = _parse_bitrate(bitrate)
+    elif crf is not None and codec in ("libx264", "libx265", "h264", "hevc"):
+        stream.options = {"crf": str(crf)}
+    return stream
+
+
 def _parse_bitrate(text: str) -> int:
     mult = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
     try:
@@ -296,13 +302,7 @@ def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions,
     h, w = first.shape[:2]
     t0 = time.perf_counter()
     with atomic_path(dst) as tmp, av.open(str(tmp), "w") as out:
-        stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height = w, h
-        stream.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
-        if bitrate:
-            stream.bit_rate = _parse_bitrate(bitrate)
-        elif crf is not None:
-            stream.options = {"crf": str(crf)}
+        stream = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate)
         for f in files:
             rgb = read_image(f)
             if rgb.shape[:2] != (h, w):

@@ -53,7 +53,7 @@ def test_all_checkpoint_forms_give_identical_activations(tmp_path):
 
 def test_caffe_convention_flips_to_bgr_and_subtracts_mean():
     w = vgg.VGGWeights("vgg16", {}, "caffe", "test")
-    w.state = {k: torch.randn(*(s := _shape(k))) for k in vgg.conv_keys("vgg16")}
+    w.state = {k: torch.randn(*_shape(k)) for k in vgg.conv_keys("vgg16")}
     m = vgg.VGGFeatures(w, ["relu1_1"])
     x = torch.zeros(1, 3, 2, 2)
     x[:, 0] = 200.0  # pure red

@@ -155,9 +155,8 @@ def run(args: argparse.Namespace) -> dict:
         specs.insert(0, StyleSpec(args.style_image, 1.0))
     if not specs:
         raise StylecastError("no style image: give one after the content image or with --style")
-    for n in ("iters",):
-        if getattr(args, n) < 1:
-            raise StylecastError(f"--{n} must be >= 1")
+    if args.iters < 1:
+        raise StylecastError("--iters must be >= 1")
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     content_rgb = read_image(args.content)
