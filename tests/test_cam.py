@@ -48,18 +48,18 @@ def test_window_shows_the_stylized_frame(small_onnx, tmp_path):
             break
         raw.append(bgr[60:])  # below the FPS overlay
         stylized.append(rgb_to_bgr(net(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))[60:])
-    display = ":97"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb, display = _start_xvfb()
     env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "QT_QPA_PLATFORM": "xcb"}
+    log = tmp_path / "cam.log"
     cam = None
     try:
-        time.sleep(1.0)
-        cam = subprocess.Popen([sys.executable, "-m", "runtime.cam", "--source", str(sample_clip()), "--model", str(small_onnx),
-                                "--loop", "--no-smooth", "--max-frames", "2000"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with open(log, "wb") as log_file:
+            cam = subprocess.Popen([sys.executable, "-m", "runtime.cam", "--source", str(sample_clip()), "--model", str(small_onnx),
+                                    "--loop", "--no-smooth", "--max-frames", "100000"],
+                                   cwd=tmp_path, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         shot = tmp_path / "shot.png"
-        deadline = time.time() + 60
-        found = False
+        deadline = time.time() + 120
+        found, styled_score, raw_score = False, -1.0, -1.0
         while time.time() < deadline and cam.poll() is None:
             time.sleep(2.0)
             subprocess.run(["import", "-window", "root", str(shot)], env=env, capture_output=True, timeout=30)
@@ -71,7 +71,9 @@ def test_window_shows_the_stylized_frame(small_onnx, tmp_path):
                     if os.environ.get("STYLECAST_KEEP_SHOT"):
                         shutil.copy(shot, os.environ["STYLECAST_KEEP_SHOT"])
                     break
-        assert found, "no stylized frame appeared on the virtual screen"
+        output = log.read_text(errors="replace")[-2000:]
+        assert found, (f"no stylized frame appeared on {display} (best match {styled_score:.3f}, stylecam exit "
+                       f"{cam.poll()}); its output:\n{output}")
         assert raw_score < styled_score - 0.05  # it is the stylized frame, not the camera's
     finally:
         if cam and cam.poll() is None:
@@ -79,6 +81,20 @@ def test_window_shows_the_stylized_frame(small_onnx, tmp_path):
             cam.wait(10)
         xvfb.terminate()
         xvfb.wait(10)
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str]:
+    """Start Xvfb on a free display and wait until it accepts clients (-displayfd reports both)."""
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as ready:
+        number = ready.readline().strip()  # written once the server is ready; empty if it died
+    if not number:
+        xvfb.wait(10)
+        pytest.skip(f"Xvfb did not start (exit {xvfb.returncode})")
+    return xvfb, f":{number}"
 
 
 def _best_match(screen: np.ndarray, templates: list[np.ndarray]) -> float:
