@@ -28,7 +28,7 @@ class NonFiniteOutput(StylecastError):
 
 
 class Stylizer:
-    """Base: subclasses implement run_nchw on float32 NCHW 0-255 arrays whose H, W are multiples of 4."""
+    """Base: subclasses implement run_nchw on float32 NCHW 0-255 arrays whose H, W are multiples of PAD_MULTIPLE."""
 
     backend = "?"
     name = "?"

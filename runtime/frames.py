@@ -15,7 +15,7 @@ from runtime.errors import InputError
 from runtime.files import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-PAD_MULTIPLE = 4  # the transform net downsamples twice by 2
+PAD_MULTIPLE = 8  # the Johnson net downsamples twice by 2, the lite net three times
 
 
 def bgr_to_rgb(image: np.ndarray) -> np.ndarray:

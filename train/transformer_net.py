@@ -2,8 +2,12 @@
 
 Key names match pytorch/examples checkpoints (conv1.conv2d.weight, in1.weight, res1.conv1.conv2d.weight,
 deconv1.conv2d.weight, ...). Input and output are RGB float NCHW in [0, 255]; H and W must be
-multiples of 4 for the output to match the input size (the runtime pads). No control flow depends on
-shapes, so the module exports to ONNX with dynamic height and width as it is.
+multiples of 4 (8 for the lite net) for the output to match the input size (the runtime pads to 8).
+No control flow depends on shapes, so the modules export to ONNX with dynamic height and width as they are.
+
+`LiteTransformerNet` is our CPU variant (distilled from a full net by train.distill): the same layer
+names, but nothing runs at full resolution: a stride-2 5x5 stem, residual blocks at 1/8 resolution,
+and a sub-pixel (depth-to-space) head. About 1/16 of the Johnson net's multiply-adds.
 """
 from __future__ import annotations
 
@@ -91,6 +95,46 @@ class TransformerNet(nn.Module):
         return {"channels": list(self.channels), "residual_blocks": self.residual_blocks}
 
 
+LITE_CHANNELS = (16, 32, 64)
+LITE_RESIDUAL_BLOCKS = 5
+
+
+class LiteTransformerNet(nn.Module):
+    """Johnson-style encoder/residual/decoder, one stride deeper, with a depth-to-space output head."""
+
+    def __init__(self, channels: tuple[int, int, int] = LITE_CHANNELS, residual_blocks: int = LITE_RESIDUAL_BLOCKS):
+        super().__init__()
+        c1, c2, c3 = channels
+        self.channels = tuple(channels)
+        self.residual_blocks = residual_blocks
+        self.conv1 = ConvLayer(3, c1, 5, 2)
+        self.in1 = nn.InstanceNorm2d(c1, affine=True)
+        self.conv2 = ConvLayer(c1, c2, 3, 2)
+        self.in2 = nn.InstanceNorm2d(c2, affine=True)
+        self.conv3 = ConvLayer(c2, c3, 3, 2)
+        self.in3 = nn.InstanceNorm2d(c3, affine=True)
+        for i in range(1, residual_blocks + 1):
+            setattr(self, f"res{i}", ResidualBlock(c3))
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, upsample=2)
+        self.in4 = nn.InstanceNorm2d(c2, affine=True)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, upsample=2)
+        self.in5 = nn.InstanceNorm2d(c1, affine=True)
+        self.deconv3 = ConvLayer(c1, 3 * 4, 3, 1)  # 12 channels at 1/2 resolution -> 3 at full
+        self.relu = nn.ReLU()
+
+    forward_trunk = TransformerNet.forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the head works around 0 (+-1 = the 0-255 range), so a fresh net starts at mid-grey and
+        # Adam's step size suits it; the interface stays RGB 0-255
+        return F.pixel_shuffle(self.forward_trunk(x), 2) * 127.5 + 127.5
+
+    def arch(self) -> dict:
+        return {"variant": "lite", "channels": list(self.channels), "residual_blocks": self.residual_blocks}
+
+
+StyleNet = TransformerNet | LiteTransformerNet
+
 _STALE_KEY = re.compile(r"in\d+\.running_(mean|var)$|\.num_batches_tracked$")
 
 
@@ -105,12 +149,17 @@ def arch_from_state_dict(state: Mapping[str, torch.Tensor]) -> dict:
     c2 = state["conv2.conv2d.weight"].shape[0]
     c3 = state["conv3.conv2d.weight"].shape[0]
     blocks = len({k.split(".")[0] for k in state if re.match(r"res\d+\.", k)})
-    return {"channels": [c1, c2, c3], "residual_blocks": blocks}
+    variant = "lite" if state["deconv3.conv2d.weight"].shape[0] == 12 else "johnson"
+    return {"variant": variant, "channels": [c1, c2, c3], "residual_blocks": blocks}
 
 
-def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> TransformerNet:
+def build_net(arch: Mapping) -> StyleNet:
+    cls = LiteTransformerNet if arch.get("variant") == "lite" else TransformerNet
+    return cls(tuple(arch["channels"]), arch["residual_blocks"])
+
+
+def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> StyleNet:
     state = clean_state_dict(state)
-    arch = arch_from_state_dict(state)
-    net = TransformerNet(tuple(arch["channels"]), arch["residual_blocks"])
+    net = build_net(arch_from_state_dict(state))
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return net.eval()
