@@ -36,7 +36,8 @@ def build(weights: list[Path]) -> list[dict]:
         dst = STYLES_DIR / f"{name}.onnx"
         report = export(w, dst, fp16_weights=True)
         entries[name] = {"name": name, "file": dst.name, "sha256": sha256_file(dst), "bytes": dst.stat().st_size,
-                         **SOURCES.get(name, {"title": name, "artist": "unknown"}),
+                         **SOURCES.get(name.removesuffix("-lite"), {"title": name, "artist": "unknown"}),
+                         "variant": card.get("arch", {}).get("variant", "johnson"),
                          "export": {"precision": report["precision"], "psnr_vs_fp32_db": round(report["psnr_vs_fp32_db"], 1),
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},
                          "card": card}

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+import torch
+
+from export.onnx import export
+from runtime.engines import OrtStylizer
+from train import distill
+from train.model_io import load_style_model
+from train.transformer_net import LiteTransformerNet, TransformerNet, net_from_state_dict
+from tests.conftest import assert_user_error, run_cli
+
+
+def test_lite_net_shapes_keys_and_size():
+    net = LiteTransformerNet().eval()
+    y = net(torch.rand(2, 3, 64, 96) * 255)
+    assert y.shape == (2, 3, 64, 96)
+    params = sum(p.numel() for p in net.parameters())
+    assert params < 0.3 * sum(p.numel() for p in TransformerNet().parameters())  # Johnson: 1.68 M
+    loaded = net_from_state_dict(net.state_dict())
+    assert isinstance(loaded, LiteTransformerNet) and loaded.arch() == net.arch()
+    x = torch.rand(1, 3, 40, 48) * 255
+    torch.testing.assert_close(loaded(x), net(x))
+
+
+def test_lite_net_exports_with_dynamic_shapes(tmp_path):
+    from train.model_io import save_style_model
+
+    torch.manual_seed(0)
+    src = save_style_model(tmp_path / "l.safetensors", LiteTransformerNet(), {"name": "l"})
+    report = export(src, tmp_path / "l.onnx", fp16_weights=True, verbose=False)  # parity-checked inside
+    assert max(r["max_abs_err"] for r in report["parity"]) < 1e-2
+    net = OrtStylizer(tmp_path / "l.onnx", use_cuda=False)
+    for h, w in ((37, 53), (64, 64), (90, 161)):  # odd sizes: the runtime pads to a multiple of 8
+        assert net(np.zeros((h, w, 3), np.uint8)).shape == (h, w, 3)
+
+
+def test_distillation_copies_the_teacher(small_model, photo_dir, tmp_path):
+    out = tmp_path / "tiny-lite.safetensors"
+    argv = ["--teacher", str(small_model), "--data", str(photo_dir), "--out", str(out), "--crops", "24", "--image-size", "32",
+            "--batch-size", "4", "--steps", "60", "--lr", "5e-3", "--threads", "2", "--quiet"]
+    distill.main(argv)
+    student, card = load_style_model(out)
+    teacher, _ = load_style_model(small_model)
+    assert isinstance(student, LiteTransformerNet) and card["distilled_from"]["name"] == "tiny"
+    x = torch.rand(2, 3, 32, 32) * 255
+    with torch.no_grad():
+        fresh = distill.psnr(LiteTransformerNet().eval()(x), teacher(x))
+        learned = distill.psnr(student(x), teacher(x))
+    assert learned > fresh + 3, (fresh, learned)
+    assert card["val_psnr_vs_teacher_db"] > fresh
+
+
+def test_distill_bad_inputs_exit_2(small_model, photo_dir, tmp_path):
+    proc = run_cli("train.distill", "--teacher", str(tmp_path / "nope.safetensors"), "--data", str(photo_dir), "--out", str(tmp_path / "o.safetensors"))
+    assert_user_error(proc, "not found")
+    proc = run_cli("train.distill", "--teacher", str(small_model), "--data", str(photo_dir), "--out", str(tmp_path / "o.pth"))
+    assert_user_error(proc, ".safetensors")
