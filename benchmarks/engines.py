@@ -19,11 +19,9 @@ from runtime import catalog  # noqa: E402
 from runtime.engines import OrtStylizer  # noqa: E402
 
 
-def macs_per_frame(h: int, w: int) -> int:
-    """Multiply-accumulates of the Johnson net for one HxW frame (convs only; norms and adds are << 1%)."""
+def macs_per_frame(net, h: int, w: int) -> int:
+    """Multiply-accumulates of a style net for one HxW frame (convs only; norms and adds are << 1%)."""
     import torch
-
-    from train.transformer_net import TransformerNet
 
     total = 0
 
@@ -31,12 +29,11 @@ def macs_per_frame(h: int, w: int) -> int:
         nonlocal total
         total += out.numel() * mod.in_channels * mod.kernel_size[0] * mod.kernel_size[1] // mod.groups
 
-    net = TransformerNet().eval()
-    for m in net.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            m.register_forward_hook(hook)
+    hooks = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():
         net(torch.zeros(1, 3, h, w))
+    for handle in hooks:
+        handle.remove()
     return total
 
 
@@ -99,7 +96,7 @@ def main() -> None:
         for size in a.sizes:
             w, h = (int(v) for v in size.split("x"))
             x = np.random.default_rng(0).uniform(0, 255, (1, 3, h, w)).astype(np.float32)
-            macs = macs_per_frame(h, w)
+            macs = macs_per_frame(net, h, w)
             base = None
             for name, fn in backends.items():
                 ms = median_ms(lambda: fn(x), repeats=a.repeats, warmup=3)
@@ -109,7 +106,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     print(f"CPU fp32 matmul peak measured: {peak:.0f} GFLOP/s")
     print(table(rows, ["size", "backend", "ms_per_frame", "fps", "speedup_vs_baseline", "gmacs", "floor_ms_cpu"]))
-    print("saved", save("engines", {"style": a.style, "cpu_peak_gflops": peak, "rows": rows}))
+    print("saved", save(f"engines_{a.style}", {"style": a.style, "cpu_peak_gflops": peak, "rows": rows}))
 
 
 if __name__ == "__main__":
