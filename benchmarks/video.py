@@ -57,7 +57,7 @@ def main() -> None:
     fps_lines = [l for l in out.stdout.splitlines() if "FPS" in l]
     print(table(rows, ["video", "size", "smooth", "frames", "pipeline_fps", "engine_fps", "pipeline_over_engine"]))
     print("stylecam --no-window:", fps_lines[-1] if fps_lines else out.stderr[-300:])
-    print("saved", save("video", {"style": a.style, "rows": rows, "stylecam": fps_lines[-3:]}))
+    print("saved", save(f"video_{a.style}", {"style": a.style, "rows": rows, "stylecam": fps_lines[-3:]}))
 
 
 if __name__ == "__main__":

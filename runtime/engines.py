@@ -44,12 +44,15 @@ class Stylizer:
         """RGB uint8 HxWx3 or NxHxWx3 -> the same shape, stylized (any H, W: padded and cropped back)."""
         single = frames.ndim == 3
         x, size = pad_to_multiple(to_nchw(frames))
-        y = self.run_nchw(x)
+        out = self.postprocess(self.run_nchw(x), size)
+        return out[0] if single else out
+
+    def postprocess(self, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Network output (padded float NCHW) -> RGB uint8 NxHxWx3 of the original size; NaN/Inf is an error."""
         if not np.isfinite(y).all():
             raise NonFiniteOutput(f"{self.backend} produced NaN/Inf for a {size[1]}x{size[0]} frame (FP16 overflow?); "
                                   f"try --backend ort-cpu or an fp32 model")
-        out = from_nchw(crop_to(y, size))
-        return out[0] if single else out
+        return from_nchw(crop_to(y, size))
 
 
 class OrtStylizer(Stylizer):
