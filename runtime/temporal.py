@@ -37,13 +37,23 @@ class FlowField:
 _GRIDS: dict[tuple[int, int], np.ndarray] = {}
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Sample `image` at x + flow(x): with backward flow (current -> previous) this moves the previous frame to now."""
+def _sample_at(flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     grid = _GRIDS.get((h, w))
     if grid is None:
         grid = _GRIDS[(h, w)] = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-    return cv2.remap(image, grid + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return grid + flow
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample `image` at x + flow(x): with backward flow (current -> previous) this moves the previous frame to now."""
+    return cv2.remap(image, _sample_at(flow), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def fixed_point_warper(flow: np.ndarray):
+    """warp() for several images by one flow: the maps are converted to OpenCV's fixed-point form once."""
+    map1, map2 = cv2.convertMaps(_sample_at(flow), None, cv2.CV_16SC2)
+    return lambda image: cv2.remap(image, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def consistency_mask(fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0) -> np.ndarray:
@@ -104,8 +114,8 @@ class TemporalSmoother:
     def _blend(self, gray: np.ndarray, small: np.ndarray, styled: np.ndarray) -> np.ndarray:
         h, w = styled.shape[:2]
         bwd_small = self.dis.calc(small, self.prev_small, None)  # for each pixel now: where it was before
-        bwd = _upscale_flow(bwd_small, h, w)
-        err = cv2.absdiff(warp(self.prev_gray, bwd), gray)
+        to_now = fixed_point_warper(_upscale_flow(bwd_small, h, w))
+        err = cv2.absdiff(to_now(self.prev_gray), gray)
         weight = cv2.LUT(err, self._trust)
         if self.check_flow:
             fwd_small = self.dis.calc(self.prev_small, small, None)
@@ -114,8 +124,7 @@ class TemporalSmoother:
                 ok = cv2.resize(ok, (w, h), interpolation=cv2.INTER_LINEAR)
             weight = cv2.multiply(weight, ok)
         self.last_weight = weight
-        warped_out = warp(self.prev_out, bwd)
-        return cv2.blendLinear(warped_out, styled, weight, 1.0 - weight)
+        return cv2.blendLinear(to_now(self.prev_out), styled, weight, 1.0 - weight)
 
 
 def _upscale_flow(flow: np.ndarray, h: int, w: int) -> np.ndarray:
