@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("weights", nargs="+", type=Path, help="trained style nets (.safetensors with model cards)")
     a = p.parse_args(argv)
     for e in build(a.weights):
-        print(f"{e['name']}: {e['file']} ({e['bytes'] / 1e6:.2f} MB), {e['card'].get('steps', '?')} steps")
+        print(f"{e['name']}: {e['file']} ({e['bytes'] / 1e6:.2f} MB), {e['card'].get('steps') or e['card'].get('hyperparameters', {}).get('steps', '?')} steps")
 
 
 if __name__ == "__main__":

@@ -276,6 +276,8 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
         if backend == "ort-cuda" and not has_cuda:
             notes.append("onnxruntime has no CUDA provider here (pip install onnxruntime-gpu); using CPU")
         stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
+        if not has_cuda and f"{spec}-lite" in catalog.style_names():
+            notes.append(f"on a CPU, --style {spec}-lite is the fast variant of this style (about 1/16 of the work)")
     for n in notes:
         say(f"note: {n}")
     say(stylizer.describe())
