@@ -14,7 +14,11 @@ def test_catalogue_lists_shipped_files_with_matching_hashes():
         path = catalog.STYLES_DIR / e["file"]
         assert path.stat().st_size < 4.5e6
         assert sha256_file(path) == e["sha256"]
-        assert e["card"]["steps"] > 0 and e["card"]["final_losses_mean_last_50"]["style"] > 0
+        if e.get("variant") == "lite":  # distilled from a shipped full net, whose output it must copy well
+            assert e["card"]["distilled_from"]["name"] in catalog.style_names()
+            assert e["card"]["val_psnr_vs_teacher_db"] > 20
+        else:
+            assert e["card"]["steps"] > 0 and e["card"]["final_losses_mean_last_50"]["style"] > 0
 
 
 def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others():
@@ -29,4 +33,9 @@ def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others(
     names = list(outs)
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            assert np.abs(outs[names[i]] - outs[names[j]]).mean() > 10
+            a, b = names[i], names[j]
+            diff = np.abs(outs[a] - outs[b]).mean()
+            if a.removesuffix("-lite") == b.removesuffix("-lite"):
+                assert diff < 20, (a, b, diff)  # the lite net reproduces its teacher
+            else:
+                assert diff > 10, (a, b, diff)
