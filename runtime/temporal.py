@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 
 FLOW_WIDTH = 320  # flow is computed at this width and upscaled: DIS at 320 px costs a few ms on a CPU
-DEFAULT_SMOOTH = 0.8
-DEFAULT_SIGMA = 20.0
+DEFAULT_SMOOTH = 0.9  # with DEFAULT_SIGMA: E_warp <= 1.8x the source on slow_traffic_small (README, Flicker)
+DEFAULT_SIGMA = 30.0
 
 
 def _gray_small(rgb: np.ndarray, width: int = FLOW_WIDTH) -> np.ndarray:
@@ -62,6 +62,13 @@ def consistency_mask(fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0) -> np.n
     err = _squared_norm(bwd + back_at)
     bound = 0.01 * (_squared_norm(bwd) + _squared_norm(back_at)) + 0.5 * tol
     return err <= bound
+
+
+def inside_frame(flow: np.ndarray, margin: float = 1.0) -> np.ndarray:
+    """True where x + flow(x) lands inside the image (by `margin` pixels)."""
+    at = _sample_at(flow)
+    h, w = flow.shape[:2]
+    return (at[..., 0] >= margin) & (at[..., 0] <= w - 1 - margin) & (at[..., 1] >= margin) & (at[..., 1] <= h - 1 - margin)
 
 
 def _squared_norm(flow: np.ndarray) -> np.ndarray:
@@ -122,9 +129,11 @@ class TemporalSmoother:
         to_now = fixed_point_warper(_upscale_flow(bwd_small, h, w))
         err = cv2.absdiff(to_now(self.prev_gray), gray)
         weight = cv2.LUT(err, self._trust)
+        ok = inside_frame(bwd_small)  # pixels that came from outside the frame (pans) have no history
         if self.check_flow:
-            fwd_small = self.dis.calc(self.prev_small, small, None)
-            ok = consistency_mask(fwd_small, bwd_small).astype(np.float32)
+            ok &= consistency_mask(self.dis.calc(self.prev_small, small, None), bwd_small)
+        if not ok.all():
+            ok = ok.astype(np.float32)
             if ok.shape != (h, w):
                 ok = cv2.resize(ok, (w, h), interpolation=cv2.INTER_LINEAR)
             weight = cv2.multiply(weight, ok)
