@@ -3,7 +3,11 @@
 The student (LiteTransformerNet) learns to reproduce the teacher's output pixel for pixel on random
 crops of natural photos. No VGG and no style image are involved, so it is cheap: the teacher runs once
 per crop (its outputs are kept in memory as uint8), then the student trains on those pairs.
-Loss: L1 on the 0-255 image plus L1 on its horizontal and vertical differences (keeps stroke edges).
+Loss: L1 on the 0-255 image plus L1 on its horizontal and vertical differences (keeps stroke edges),
+plus, with --stability-weight, a noise-stability term (Gupta et al. 2017): the student's output for the
+crop with a little Gaussian noise added must equal its output for the clean crop. Per-frame nets
+flicker because tiny input changes (sensor and codec noise) change their strokes; this term trains that
+sensitivity out, which the teacher cannot teach.
 """
 from __future__ import annotations
 
@@ -37,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, cosine-decayed to 1%% of it")
     p.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
+    p.add_argument("--stability-weight", type=float, default=0.0, help="weight of the noise-stability term (0 = off)")
+    p.add_argument("--noise", type=float, default=4.0, help="std of the input noise for --stability-weight (0-255 scale)")
+    p.add_argument("--init", help="start from these student weights (fine-tuning) instead of random ones")
     p.add_argument("--channels", type=int, nargs=3, default=list(LITE_CHANNELS))
     p.add_argument("--residual-blocks", type=int, default=LITE_RESIDUAL_BLOCKS)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -92,7 +99,13 @@ def distill(args: argparse.Namespace) -> Path:
     n_val = max(args.batch_size, args.crops // 20)
     train_idx = torch.arange(n_val, args.crops)
 
-    student = LiteTransformerNet(tuple(args.channels), args.residual_blocks).to(device)
+    if args.init:
+        student, _ = load_style_model(args.init)
+        if not isinstance(student, LiteTransformerNet):
+            raise InputError(f"--init {args.init} is not a lite net")
+        student = student.to(device).train()
+    else:
+        student = LiteTransformerNet(tuple(args.channels), args.residual_blocks).to(device)
     opt = torch.optim.Adam(student.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * k / args.steps)))
     gen = torch.Generator().manual_seed(args.seed)
@@ -102,7 +115,11 @@ def distill(args: argparse.Namespace) -> Path:
         pick = train_idx[torch.randint(len(train_idx), (args.batch_size,), generator=gen)]
         x = inputs[pick].to(device, torch.float32)
         y = targets[pick].to(device, torch.float32)
-        loss = distill_loss(student(x), y, args.edge_weight)
+        pred = student(x)
+        loss = distill_loss(pred, y, args.edge_weight)
+        if args.stability_weight:
+            noisy = student(x + args.noise * torch.randn(x.shape, generator=gen).to(device))
+            loss = loss + args.stability_weight * F.l1_loss(noisy, pred)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -116,7 +133,8 @@ def distill(args: argparse.Namespace) -> Path:
         "variant": "lite",
         "distilled_from": {"name": teacher_card.get("name", Path(args.teacher).stem), "sha256": sha256_file(args.teacher)},
         **{k: teacher_card[k] for k in ("title", "style_image", "style_sha256") if k in teacher_card},
-        "hyperparameters": {k: getattr(args, k) for k in ("crops", "image_size", "steps", "batch_size", "lr", "edge_weight", "seed")},
+        "hyperparameters": {k: getattr(args, k) for k in ("crops", "image_size", "steps", "batch_size", "lr", "edge_weight", "stability_weight", "noise", "seed")},
+        "init": Path(args.init).name if args.init else None,
         "final_loss": running,
         "val_psnr_vs_teacher_db": round(val_psnr, 2),
         "training_seconds": round(time.time() - started),
