@@ -34,12 +34,19 @@ def test_lite_net_exports_with_dynamic_shapes(tmp_path):
         assert net(np.zeros((h, w, 3), np.uint8)).shape == (h, w, 3)
 
 
-def test_distillation_copies_the_teacher(small_model, photo_dir, tmp_path):
-    out = tmp_path / "tiny-lite.safetensors"
-    argv = ["--teacher", str(small_model), "--data", str(photo_dir), "--out", str(out), "--crops", "24", "--image-size", "32",
-            "--batch-size", "4", "--steps", "60", "--lr", "5e-3", "--threads", "2", "--quiet"]
-    distill.main(argv)
-    student, card = load_style_model(out)
+def _distill(teacher, photo_dir, out, *extra):
+    distill.main(["--teacher", str(teacher), "--data", str(photo_dir), "--out", str(out), "--crops", "24", "--image-size", "32",
+                  "--batch-size", "4", "--steps", "60", "--lr", "5e-3", "--threads", "2", "--quiet", *extra])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_lite(small_model, photo_dir, tmp_path_factory):
+    return _distill(small_model, photo_dir, tmp_path_factory.mktemp("lite") / "tiny-lite.safetensors")
+
+
+def test_distillation_copies_the_teacher(small_model, tiny_lite):
+    student, card = load_style_model(tiny_lite)
     teacher, _ = load_style_model(small_model)
     assert isinstance(student, LiteTransformerNet) and card["distilled_from"]["name"] == "tiny"
     x = torch.rand(2, 3, 32, 32) * 255
@@ -48,6 +55,25 @@ def test_distillation_copies_the_teacher(small_model, photo_dir, tmp_path):
         learned = distill.psnr(student(x), teacher(x))
     assert learned > fresh + 3, (fresh, learned)
     assert card["val_psnr_vs_teacher_db"] > fresh
+
+
+def test_stability_fine_tune_makes_the_student_less_noise_sensitive(small_model, photo_dir, tiny_lite, tmp_path):
+    common = ["--init", str(tiny_lite), "--noise", "8", "--lr", "2e-3"]
+    control = _distill(small_model, photo_dir, tmp_path / "control.safetensors", *common, "--stability-weight", "0")
+    stable = _distill(small_model, photo_dir, tmp_path / "stable.safetensors", *common, "--stability-weight", "20")
+    from train.data import PhotoCrops
+
+    x = torch.stack([PhotoCrops(photo_dir, 32, seed=99)[k] for k in range(8)])  # photos, not noise images
+    noise = 8 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+
+    def sensitivity(path):
+        net, _ = load_style_model(path)
+        with torch.no_grad():
+            return (net(x + noise) - net(x)).abs().mean().item()
+
+    print(sensitivity(tiny_lite), sensitivity(control), sensitivity(stable))
+    assert sensitivity(stable) < 0.7 * sensitivity(control)  # the same fine-tune without the term
+    assert load_style_model(stable)[1]["init"] == tiny_lite.name
 
 
 def test_distill_bad_inputs_exit_2(small_model, photo_dir, tmp_path):
