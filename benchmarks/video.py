@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import ROOT, SHARED, save, table  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
 from runtime.frames import FrameOptions  # noqa: E402
-from runtime.temporal import TemporalSmoother  # noqa: E402
+from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother  # noqa: E402
 from runtime.video import stylize_video  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def main() -> None:
             for f in frames:
                 net(f)
             engine_fps = len(frames) / (time.perf_counter() - t0)
-            for smooth in (0.0, 0.8):
+            for smooth in (0.0, DEFAULT_SMOOTH):
                 stats = stylize_video(src, Path(d) / "out.mp4", net, FrameOptions(), progress=False, max_frames=a.max_frames,
                                       frame_hook=TemporalSmoother(smooth) if smooth else None)
                 rows.append({"video": src.name, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}", "smooth": smooth,

@@ -21,6 +21,7 @@ from runtime.engines import Stylizer, open_stylizer
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
 from runtime.frames import FrameOptions, bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
+from runtime.video import DEFAULT_PRESET
 
 WINDOW = "stylecam"
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line errors say what failed
@@ -98,6 +99,7 @@ class Recorder:
         self.stream = self.out.add_stream("libx264", rate=round(fps) or 30)
         self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
         self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"preset": DEFAULT_PRESET}  # recording must keep up with the camera
 
     def write(self, rgb: np.ndarray) -> None:
         import av

@@ -24,6 +24,12 @@ from runtime.files import atomic_path, check_output_dir
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, stylize_frames, write_image
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
+X264_FAMILY = ("libx264", "libx265", "h264", "hevc")
+# x264's default "medium" costs ~57 ms of CPU per stylized 640x360 frame (more than the lite net's
+# inference); "veryfast" costs 19 ms for the same file size at the same CRF (benchmarks, README Speed)
+DEFAULT_PRESET = "veryfast"
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+
 # audio codecs each container can hold as they are; anything else is re-encoded
 AUDIO_COPY_OK = {
     ".mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}, ".m4v": {"aac", "mp3", "ac3", "alac"},
@@ -103,7 +109,7 @@ def _rotation(path: Path) -> float:
 
 
 def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str = "libx264", crf: int | None = 18,
-                  bitrate: str | None = None, batch: int = 1, progress: bool = True, max_frames: int | None = None,
+                  bitrate: str | None = None, preset: str | None = DEFAULT_PRESET, batch: int = 1, progress: bool = True, max_frames: int | None = None,
                   frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
     """Stylize src into dst (atomic). frame_hook(source_rgb, styled_rgb) -> final rgb runs per frame, in order."""
     import av
@@ -125,7 +131,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     with atomic_path(dst) as tmp:
         out = av.open(str(tmp), "w", format=None)
         try:
-            v_out = _video_stream(out, codec, rate, width, height, crf, bitrate)
+            v_out = _video_stream(out, codec, rate, width, height, crf, bitrate, preset)
             v_out.time_base = v_in.time_base
             rotation = _rotation(src)
             if rotation:
@@ -245,8 +251,9 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     return stats
 
 
-def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | None, bitrate: str | None):
-    """The output video stream: 4:2:0 where the size allows (odd sizes need 4:4:4), CRF or a bitrate."""
+def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | None, bitrate: str | None,
+                  preset: str | None = DEFAULT_PRESET):
+    """The output video stream: 4:2:0 where the size allows (odd sizes need 4:4:4), CRF or a bitrate, x264 preset."""
     import av
 
     try:
@@ -255,10 +262,14 @@ def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | Non
         raise InputError(f"unknown or unavailable video codec '{codec}' ({exc})") from None
     stream.width, stream.height = width, height
     stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    options = {}
     if bitrate:
         stream.bit_rate = _parse_bitrate(bitrate)
-    elif crf is not None and codec in ("libx264", "libx265", "h264", "hevc"):
-        stream.options = {"crf": str(crf)}
+    elif crf is not None and codec in X264_FAMILY:
+        options["crf"] = str(crf)
+    if preset and codec in X264_FAMILY:
+        options["preset"] = preset
+    stream.options = options
     return stream
 
 
@@ -295,14 +306,14 @@ def stylize_images(files: list[Path], dst: Path, stylizer, opts: FrameOptions, f
 
 
 def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions, fps: float, codec: str = "libx264",
-                     crf: int | None = 18, bitrate: str | None = None, **_) -> dict:
+                     crf: int | None = 18, bitrate: str | None = None, preset: str | None = DEFAULT_PRESET, **_) -> dict:
     import av
 
     first = read_image(files[0])
     h, w = first.shape[:2]
     t0 = time.perf_counter()
     with atomic_path(dst) as tmp, av.open(str(tmp), "w") as out:
-        stream = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate)
+        stream = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate, preset)
         for f in files:
             rgb = read_image(f)
             if rgb.shape[:2] != (h, w):
@@ -322,6 +333,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     e.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
     e.add_argument("--crf", type=int, default=18, help="constant rate factor for x264/x265 (default 18, lower = better)")
     e.add_argument("--bitrate", help="target bitrate instead of --crf, e.g. 4M")
+    e.add_argument("--preset", default=DEFAULT_PRESET, choices=X264_PRESETS, metavar="PRESET",
+                   help=f"x264/x265 speed preset: {', '.join(X264_PRESETS)} (default {DEFAULT_PRESET}; x264's own default 'medium' is 3x slower)")
     e.add_argument("--fps", type=float, default=25.0, help="frame rate when the input is a folder of images")
     e.add_argument("--batch", type=int, default=1, help="frames per inference call (larger helps GPUs)")
     e.add_argument("--max-frames", type=int, help="stop after N frames (a preview; audio is cut near the same point)")
@@ -341,7 +354,7 @@ def run(args: argparse.Namespace) -> dict:
         check_output_dir(dst)
     smoother_from_args(args)  # validate before the model loads
     stylizer, opts = open_from_args(args, default_style="mosaic")
-    kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate)
+    kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
     if src.is_dir():
         stats = stylize_images(_image_files(src), dst, stylizer, opts, args.fps, **kw)
     elif src.suffix.lower() in IMAGE_SUFFIXES:
