@@ -64,8 +64,9 @@ def consistency_mask(fwd: np.ndarray, bwd: np.ndarray, tol: float = 1.0) -> np.n
     return err <= bound
 
 
-def inside_frame(flow: np.ndarray, margin: float = 1.0) -> np.ndarray:
-    """True where x + flow(x) lands inside the image (by `margin` pixels)."""
+def inside_frame(flow: np.ndarray, margin: float = -0.5) -> np.ndarray:
+    """True where x + flow(x) lands inside the image by `margin` pixels (negative: that far outside is
+    still fine; half a pixel of border replication is harmless, and the edge rows of a still shot stay smoothed)."""
     at = _sample_at(flow)
     h, w = flow.shape[:2]
     return (at[..., 0] >= margin) & (at[..., 0] <= w - 1 - margin) & (at[..., 1] >= margin) & (at[..., 1] <= h - 1 - margin)
