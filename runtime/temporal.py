@@ -16,8 +16,9 @@ DEFAULT_SMOOTH = 0.9  # with DEFAULT_SIGMA: E_warp <= 1.8x the source on slow_tr
 DEFAULT_SIGMA = 30.0
 
 
-def _gray_small(rgb: np.ndarray, width: int = FLOW_WIDTH) -> np.ndarray:
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+def _gray_small(image: np.ndarray, width: int = FLOW_WIDTH) -> np.ndarray:
+    """RGB or already-grey frame -> grey at most `width` wide (the flow's working size)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     h, w = gray.shape
     if w > width:
         gray = cv2.resize(gray, (width, max(8, round(h * width / w))), interpolation=cv2.INTER_AREA)
@@ -113,7 +114,7 @@ class TemporalSmoother:
 
     def __call__(self, source: np.ndarray, styled: np.ndarray) -> np.ndarray:
         gray = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
-        small = _gray_small(source) if gray.shape[1] > FLOW_WIDTH else gray
+        small = _gray_small(gray)  # no second colour conversion
         out = styled
         if self.strength > 0 and self.prev_out is not None and self.prev_out.shape == styled.shape:
             if is_scene_cut(self.prev_small, small):

@@ -9,7 +9,7 @@ import torch
 
 from runtime.errors import InputError
 from runtime.files import atomic_path
-from train.transformer_net import StyleNet, clean_state_dict, net_from_state_dict
+from train.transformer_net import TransformerNet, clean_state_dict, net_from_state_dict
 
 CARD_KEY = "stylecast.card"
 CARD_FORMAT = "stylecast-style/1"
@@ -19,7 +19,7 @@ def card_path_for(weights: str | os.PathLike) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def save_style_model(path: str | os.PathLike, net: StyleNet, card: dict) -> Path:
+def save_style_model(path: str | os.PathLike, net: TransformerNet, card: dict) -> Path:
     """Write float16 weights (safetensors, card in its metadata; or .pth state dict) and <name>.json."""
     from safetensors.torch import save_file
 
@@ -48,7 +48,7 @@ def _read_card(path: Path, metadata: dict | None) -> dict:
     return {}
 
 
-def load_style_model(path: str | os.PathLike) -> tuple[StyleNet, dict]:
+def load_style_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
     """Load a style net from .safetensors (ours), .pth/.model (pytorch/examples or our training checkpoint)."""
     path = Path(path)
     if not path.is_file():

@@ -61,12 +61,14 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    def __init__(self, channels: tuple[int, int, int] = DEFAULT_CHANNELS, residual_blocks: int = DEFAULT_RESIDUAL_BLOCKS):
+    def __init__(self, channels: tuple[int, int, int] = DEFAULT_CHANNELS, residual_blocks: int = DEFAULT_RESIDUAL_BLOCKS,
+                 stem: tuple[int, int] = (9, 1), head: tuple[int, int] = (3, 9)):
+        """stem = (kernel, stride) of conv1, head = (out channels, kernel) of deconv3; the defaults are Johnson's."""
         super().__init__()
         c1, c2, c3 = channels
         self.channels = tuple(channels)
         self.residual_blocks = residual_blocks
-        self.conv1 = ConvLayer(3, c1, 9, 1)
+        self.conv1 = ConvLayer(3, c1, stem[0], stem[1])
         self.in1 = nn.InstanceNorm2d(c1, affine=True)
         self.conv2 = ConvLayer(c1, c2, 3, 2)
         self.in2 = nn.InstanceNorm2d(c2, affine=True)
@@ -78,7 +80,7 @@ class TransformerNet(nn.Module):
         self.in4 = nn.InstanceNorm2d(c2, affine=True)
         self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, upsample=2)
         self.in5 = nn.InstanceNorm2d(c1, affine=True)
-        self.deconv3 = ConvLayer(c1, 3, 9, 1)
+        self.deconv3 = ConvLayer(c1, head[0], head[1], 1)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,41 +101,21 @@ LITE_CHANNELS = (16, 32, 64)
 LITE_RESIDUAL_BLOCKS = 5
 
 
-class LiteTransformerNet(nn.Module):
+class LiteTransformerNet(TransformerNet):
     """Johnson-style encoder/residual/decoder, one stride deeper, with a depth-to-space output head."""
 
     def __init__(self, channels: tuple[int, int, int] = LITE_CHANNELS, residual_blocks: int = LITE_RESIDUAL_BLOCKS):
-        super().__init__()
-        c1, c2, c3 = channels
-        self.channels = tuple(channels)
-        self.residual_blocks = residual_blocks
-        self.conv1 = ConvLayer(3, c1, 5, 2)
-        self.in1 = nn.InstanceNorm2d(c1, affine=True)
-        self.conv2 = ConvLayer(c1, c2, 3, 2)
-        self.in2 = nn.InstanceNorm2d(c2, affine=True)
-        self.conv3 = ConvLayer(c2, c3, 3, 2)
-        self.in3 = nn.InstanceNorm2d(c3, affine=True)
-        for i in range(1, residual_blocks + 1):
-            setattr(self, f"res{i}", ResidualBlock(c3))
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3, 1, upsample=2)
-        self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3, 1, upsample=2)
-        self.in5 = nn.InstanceNorm2d(c1, affine=True)
-        self.deconv3 = ConvLayer(c1, 3 * 4, 3, 1)  # 12 channels at 1/2 resolution -> 3 at full
-        self.relu = nn.ReLU()
-
-    forward_trunk = TransformerNet.forward
+        # 5x5 stride-2 stem; 12 channels at 1/2 resolution -> 3 at full resolution
+        super().__init__(channels, residual_blocks, stem=(5, 2), head=(3 * 4, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the head works around 0 (+-1 = the 0-255 range), so a fresh net starts at mid-grey and
         # Adam's step size suits it; the interface stays RGB 0-255
-        return F.pixel_shuffle(self.forward_trunk(x), 2) * 127.5 + 127.5
+        return F.pixel_shuffle(super().forward(x), 2) * 127.5 + 127.5
 
     def arch(self) -> dict:
         return {"variant": "lite", "channels": list(self.channels), "residual_blocks": self.residual_blocks}
 
-
-StyleNet = TransformerNet | LiteTransformerNet
 
 _STALE_KEY = re.compile(r"in\d+\.running_(mean|var)$|\.num_batches_tracked$")
 
@@ -153,12 +135,12 @@ def arch_from_state_dict(state: Mapping[str, torch.Tensor]) -> dict:
     return {"variant": variant, "channels": [c1, c2, c3], "residual_blocks": blocks}
 
 
-def build_net(arch: Mapping) -> StyleNet:
+def build_net(arch: Mapping) -> TransformerNet:
     cls = LiteTransformerNet if arch.get("variant") == "lite" else TransformerNet
     return cls(tuple(arch["channels"]), arch["residual_blocks"])
 
 
-def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> StyleNet:
+def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> TransformerNet:
     state = clean_state_dict(state)
     net = build_net(arch_from_state_dict(state))
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
