@@ -87,9 +87,12 @@ class VGGWeights:
     source: str
 
 
-def _detect_net(state: Mapping[str, torch.Tensor]) -> str:
+def _detect_net(state: Mapping[str, torch.Tensor], meta: Mapping[str, str] | None = None) -> str:
+    """vgg16/vgg19 from the conv count; a file truncated after a layer says its net in metadata."""
     n_convs = sum(1 for k in state if k.endswith(".weight") and state[k].ndim == 4)
-    return {13: "vgg16", 16: "vgg19"}.get(n_convs, "")
+    found = {13: "vgg16", 16: "vgg19"}.get(n_convs, "")
+    declared = (meta or {}).get("stylecast.net", "")
+    return found or (declared if declared in _CFG else "")
 
 
 def _convention_from_metadata(meta: Mapping[str, str] | None) -> str | None:
@@ -157,18 +160,21 @@ def load_weights(net: str | None = None, path: str | os.PathLike | None = None, 
             ) from None
         origin = url
     state = _normalise_keys(state)
-    found = _detect_net(state)
+    found = _detect_net(state, meta)
     if not found:
         raise InputError(f"{origin} is not a VGG16/VGG19 features checkpoint")
     if net and net != found:
         raise InputError(f"{origin} holds {found} weights but {net} was requested (use --net {found})")
-    missing = [k for k in conv_keys(found) if k not in state]
-    if missing:
+    keys = conv_keys(found)
+    present = [k in state for k in keys]
+    depth = present.index(False) if False in present else len(keys)  # a truncated file holds a prefix
+    if depth == 0 or any(present[depth:]):
+        missing = [k for k, ok in zip(keys, present) if not ok]
         raise InputError(f"{origin} lacks {len(missing)} {found} tensors, e.g. {missing[0]}")
     conv = convention or _convention_from_metadata(meta) or TORCHVISION
     if conv not in CONVENTIONS:
         raise StylecastError(f"unknown input convention '{conv}'; choose {' or '.join(CONVENTIONS)}")
-    state = {k: state[k].float() for k in conv_keys(found)}
+    state = {k: state[k].float() for k in keys[:depth]}
     return VGGWeights(found, state, conv, origin)
 
 
@@ -186,6 +192,8 @@ class VGGFeatures(nn.Module):
         in_ch = 3
         for i, (name, kind) in enumerate(table[:depth]):
             if kind == "conv":
+                if f"features.{i}.weight" not in weights.state:
+                    raise InputError(f"{weights.source} ends before {name}, which layer {table[depth - 1][0]} needs")
                 w = weights.state[f"features.{i}.weight"]
                 conv = nn.Conv2d(in_ch, w.shape[0], 3, padding=1)
                 conv.weight.data.copy_(w)

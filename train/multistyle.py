@@ -1,0 +1,588 @@
+"""Many styles in one training run: conditional instance norm (Dumoulin et al. 2017) over one shared trunk.
+
+    python -m train.multistyle train --plan plan.json --data PHOTOS/ --workdir runs/ten [--steps N] [--resume]
+    python -m train.multistyle eval --workdir runs/ten --photos CONTENT/ --video CLIP.mp4 --out quality.json
+    python -m train.multistyle export --workdir runs/ten --slot mosaic=mosaic@5e9 ... --out-dir nets/
+
+Every *slot* is one (painting, loss settings) pair with its own instance-norm scale and shift; the
+convolutions are shared. A slot folded into a plain TransformerNet (its row of the norm parameters
+copied into the affine InstanceNorm) is exactly a single-style Johnson net, so everything downstream
+(export, runtime, pytorch/examples loaders) is unchanged. Slots make a loss-weight sweep cheap: the
+same painting at three style weights trains in one run, and the benchmark picks the winner.
+
+With --teacher the run distils instead: a lite student with the same slots learns the teacher's
+outputs (train.distill's loss), with no VGG.
+
+The stability term (Gupta et al. 2017) compares the outputs of two crops of one photo, offset by up
+to --max-shift pixels and with Gaussian noise on the second: over their overlap they must agree.
+This is what per-frame video flicker comes from, so training it down is cheaper than smoothing it away.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from runtime.errors import InputError, StylecastError, cli_entry
+from runtime.files import atomic_path, sha256_file
+from runtime.frames import cap_long_side, read_image, resize_to
+from train import losses
+from train.data import list_images
+from train.device import describe, pick_device
+from train.model_io import save_style_model
+from train.transformer_net import TransformerNet, build_net
+
+CKPT = "checkpoint.pt"
+WEIGHTS = "weights.pt"  # model and plan only (no optimizer): a third of the size, enough to evaluate, export or --init
+CROP_MARGIN = 16  # pixels of the shifted-crop overlap ignored at each border (padding effects differ there)
+
+
+@dataclass
+class Slot:
+    name: str
+    style: str
+    style_weight: float = 5e9
+    content_weight: float = 1e5
+    tv_weight: float = 0.0
+    style_size: int = 512
+    stability_weight: float = 0.0
+
+
+@dataclass
+class Plan:
+    slots: list[Slot]
+    variant: str = "johnson"
+    image_size: int = 256
+    batch_per_slot: int = 2
+    lr: float = 1e-3
+    content_layers: list[str] = field(default_factory=lambda: ["relu2_2"])
+    style_layers: list[str] = field(default_factory=lambda: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"])
+    noise: float = 4.0
+    max_shift: int = 4
+    edge_weight: float = 1.0  # distillation only
+    seed: int = 42
+
+    @staticmethod
+    def load(path: str | os.PathLike) -> "Plan":
+        try:
+            raw = json.loads(Path(path).read_text())
+            raw["slots"] = [Slot(**s) for s in raw["slots"]]
+            plan = Plan(**raw)
+        except FileNotFoundError:
+            raise InputError(f"plan not found: {path}") from None
+        except (json.JSONDecodeError, TypeError, KeyError) as exc:
+            raise InputError(f"{path} is not a valid plan: {exc}") from None
+        names = [s.name for s in plan.slots]
+        if not names or len(set(names)) != len(names):
+            raise InputError(f"{path}: slot names must be present and unique")
+        return plan
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class CondInstanceNorm(nn.Module):
+    """Instance norm whose scale and shift are chosen per batch item by a (B, slots) mixing matrix."""
+
+    def __init__(self, channels: int, slots: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(slots, channels))
+        self.bias = nn.Parameter(torch.zeros(slots, channels))
+        self.mix: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mix = self.mix.to(self.weight.dtype)
+        w, b = mix @ self.weight, mix @ self.bias
+        return F.instance_norm(x) * w[:, :, None, None].to(x.dtype) + b[:, :, None, None].to(x.dtype)
+
+
+class MultiStyleNet(nn.Module):
+    """A transform net (Johnson or lite) whose InstanceNorms are CondInstanceNorms over `slots` styles."""
+
+    def __init__(self, slots: int, variant: str = "johnson", arch: dict | None = None):
+        super().__init__()
+        self.slots = slots
+        self.body: TransformerNet = build_net(arch or _default_arch(variant))
+        self.norms: list[CondInstanceNorm] = []
+        for name, module in list(self.body.named_modules()):
+            if isinstance(module, nn.InstanceNorm2d):
+                parent = self.body.get_submodule(name.rpartition(".")[0]) if "." in name else self.body
+                cin = CondInstanceNorm(module.num_features, slots)
+                setattr(parent, name.rpartition(".")[2], cin)
+                self.norms.append(cin)
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        for n in self.norms:
+            n.mix = mix
+        return self.body(x)
+
+    def load_single(self, state: dict[str, torch.Tensor]) -> None:
+        """Start every slot from one trained single-style net (fine-tuning beats training from scratch)."""
+        own = self.body.state_dict()
+        for k, v in state.items():
+            own[k] = v.float().expand_as(own[k]).clone() if own[k].dim() == 2 and v.dim() == 1 else v.float()
+        self.body.load_state_dict(own)
+
+    def fold(self, mix: torch.Tensor | list[float]) -> TransformerNet:
+        """A plain single-style net: shared weights plus the mixed norm parameters (a one-hot mix = one slot)."""
+        mix = torch.as_tensor(mix, dtype=torch.float32)
+        state = {}
+        for k, v in self.body.state_dict().items():
+            v = v.detach().float().cpu()
+            state[k] = mix @ v if v.dim() == 2 and v.shape[0] == self.slots and k.endswith((".weight", ".bias")) and _is_norm_key(k) else v
+        net = build_net(self.body.arch())
+        net.load_state_dict(state)
+        return net.eval()
+
+
+def _is_norm_key(key: str) -> bool:
+    return key.rsplit(".", 2)[-2].startswith("in")
+
+
+def _default_arch(variant: str) -> dict:
+    from train.transformer_net import DEFAULT_CHANNELS, DEFAULT_RESIDUAL_BLOCKS, LITE_CHANNELS, LITE_RESIDUAL_BLOCKS
+
+    if variant == "lite":
+        return {"variant": "lite", "channels": list(LITE_CHANNELS), "residual_blocks": LITE_RESIDUAL_BLOCKS}
+    if variant == "johnson":
+        return {"variant": "johnson", "channels": list(DEFAULT_CHANNELS), "residual_blocks": DEFAULT_RESIDUAL_BLOCKS}
+    raise InputError(f"unknown variant '{variant}'; choose johnson or lite")
+
+
+class PhotoPack:
+    """All training photos decoded once (uint8, on the training device); random crops drawn from a generator.
+
+    The photos are small (short side a little above the crop), so a few thousand fit in memory and
+    crops cost a slice, not a JPEG decode: the GPU is never starved by the loader.
+    """
+
+    def __init__(self, root: str | os.PathLike, crop: int, extra: int, device: torch.device, threads: int = 8):
+        files = list_images(root)
+        need = crop + extra
+
+        def load(path: Path) -> torch.Tensor | None:
+            try:
+                rgb = read_image(path)
+            except InputError:
+                return None
+            h, w = rgb.shape[:2]
+            if min(h, w) < need:
+                s = need / min(h, w)
+                rgb = resize_to(rgb, max(need, round(h * s)), max(need, round(w * s)))
+            return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+
+        with ThreadPoolExecutor(threads) as ex:
+            images = [im for im in ex.map(load, files) if im is not None]
+        if not images:
+            raise InputError(f"no readable photos under {root}")
+        self.images = [im.to(device) for im in images]
+        self.crop, self.extra = crop, extra
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def pairs(self, n: int, gen: torch.Generator, max_shift: int) -> tuple[torch.Tensor, torch.Tensor, list[tuple[int, int]]]:
+        """n crops a, n crops b of the same photos, and offsets (dy, dx) with b[i, j] = a[i + dy, j + dx]."""
+        a, b, shifts = [], [], []
+        for idx, ry, rx, sy, sx, flip in torch.randint(0, 2**31 - 1, (n, 6), generator=gen).tolist():
+            im = self.images[idx % len(self.images)]
+            h, w = im.shape[1:]
+            dy, dx = sy % (max_shift + 1), sx % (max_shift + 1)
+            y, x = ry % (h - self.crop - dy + 1), rx % (w - self.crop - dx + 1)
+            ca = im[:, y: y + self.crop, x: x + self.crop]
+            cb = im[:, y + dy: y + dy + self.crop, x + dx: x + dx + self.crop]
+            if flip % 2:  # mirrored, b lies to the left of a
+                ca, cb, dx = ca.flip(2), cb.flip(2), -dx
+            a.append(ca)
+            b.append(cb)
+            shifts.append((dy, dx))
+        return torch.stack(a).float(), torch.stack(b).float(), shifts
+
+
+def overlap_difference(ya: torch.Tensor, yb: torch.Tensor, shifts: list[tuple[int, int]], margin: int = CROP_MARGIN) -> torch.Tensor:
+    """Mean squared difference (0-255 scale) of two outputs over the overlap of their crops, borders excluded."""
+    h, w = ya.shape[2:]
+    total = ya.new_zeros((), dtype=torch.float32)
+    for k, (dy, dx) in enumerate(shifts):
+        i0, i1 = max(0, -dy) + margin, h - max(0, dy) - margin
+        j0, j1 = max(0, -dx) + margin, w - max(0, dx) - margin
+        pa = ya[k, :, i0 + dy: i1 + dy, j0 + dx: j1 + dx]
+        pb = yb[k, :, i0:i1, j0:j1]
+        total = total + (pa.float() - pb.float()).pow(2).mean()
+    return total / len(shifts)
+
+
+def style_grams(plan: Plan, vgg: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+    """{layer: (slots, C, C)} per-position Gram targets, one row per slot."""
+    rows: dict[str, list[torch.Tensor]] = {l: [] for l in plan.style_layers}
+    with torch.no_grad():
+        for slot in plan.slots:
+            rgb = cap_long_side(read_image(slot.style), slot.style_size)
+            feats = vgg(torch.from_numpy(rgb).permute(2, 0, 1)[None].float().to(device))
+            for l in plan.style_layers:
+                rows[l].append(losses.gram_per_position(feats[l].float())[0])
+    return {l: torch.stack(v) for l, v in rows.items()}
+
+
+def per_item_style(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """pytorch/examples' style loss (Gram / (C*H*W), MSE) per batch item; target (B, C, C) per position."""
+    _, c, h, w = feat.shape
+    return (losses.gram_matrix(feat) / (c * h * w) - target / c).pow(2).mean(dim=(1, 2))
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 on CUDA GPUs that have it and on CPUs with native bf16 (AMX / AVX512-BF16); else fp32."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    return torch.bfloat16 if (" amx_bf16" in flags or " avx512_bf16" in flags) else None
+
+
+def _rng_state(gen: torch.Generator) -> dict:
+    state = {"torch": torch.get_rng_state(), "data": gen.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict, gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    gen.set_state(state["data"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_checkpoint(workdir: Path, map_location: str | torch.device = "cpu") -> dict:
+    """The full checkpoint, or the weights-only file when that is all a folder holds (runs moved between machines)."""
+    path = workdir / CKPT if (workdir / CKPT).is_file() else workdir / WEIGHTS
+    if not path.is_file():
+        raise InputError(f"no {CKPT} or {WEIGHTS} in {workdir}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"cannot read {path}: {type(exc).__name__}") from None
+
+
+def net_from_checkpoint(ckpt: dict) -> MultiStyleNet:
+    plan = Plan(**{**ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
+    net = MultiStyleNet(len(plan.slots), plan.variant, ckpt.get("arch"))
+    net.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
+    return net.eval()
+
+
+def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> str:
+    """--init FILE: a single-style net (.safetensors/.pth) or a multistyle checkpoint; slots matched by name,
+    by painting (the part before '@'), else the first slot of the source."""
+    path = Path(spec)
+    if path.is_dir() or path.name in (CKPT, WEIGHTS):
+        ckpt = load_checkpoint(path if path.is_dir() else path.parent)
+        src_net = net_from_checkpoint(ckpt)
+        names = [s["name"] for s in ckpt["plan"]["slots"]]
+        own = net.state_dict()
+        for k, v in src_net.state_dict().items():
+            if v.dim() == 2 and _is_norm_key(k):
+                for i, slot in enumerate(plan.slots):
+                    j = _match_slot(slot.name, names)
+                    own[k][i] = v[j]
+            else:
+                own[k] = v
+        net.load_state_dict(own)
+        return f"{path} (multistyle, {len(names)} slots)"
+    from train.model_io import load_style_model
+
+    single, _ = load_style_model(path)
+    net.load_single(single.state_dict())
+    return f"{path} (single style, copied to every slot)"
+
+
+def _match_slot(name: str, names: list[str]) -> int:
+    if name in names:
+        return names.index(name)
+    painting = name.split("@")[0]
+    for j, n in enumerate(names):
+        if n.split("@")[0] == painting:
+            return j
+    return 0
+
+
+def train(args: argparse.Namespace) -> bool:
+    """Returns True when the schedule is complete, False when stopped early (time limit / --stop-after)."""
+    t_start = time.perf_counter()
+    device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = workdir / CKPT
+    resume = args.resume and ckpt_path.is_file()
+    if resume:
+        ckpt = load_checkpoint(workdir, device)
+        plan = Plan(**{**ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
+    else:
+        if not args.plan:
+            raise InputError("--plan is needed to start a run (or --resume with a checkpoint in --workdir)")
+        plan = Plan.load(args.plan)
+    for slot in plan.slots:
+        if not Path(slot.style).is_file() and not args.teacher:
+            raise InputError(f"style image not found: {slot.style} (slot {slot.name})")
+    steps = args.steps
+    n_slots, per = len(plan.slots), plan.batch_per_slot
+    gen = torch.Generator().manual_seed(plan.seed)
+    torch.manual_seed(plan.seed)
+    net = MultiStyleNet(n_slots, plan.variant).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps))
+    start, elapsed, log = 0, 0.0, []
+    if resume:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        start, elapsed, log = int(ckpt["step"]), float(ckpt["elapsed"]), ckpt.get("log", [])
+        _set_rng_state(ckpt["rng"], gen)
+        origin = f"resumed at step {start}"
+    elif args.init:
+        origin = "initialised from " + _init_from(net, args.init, plan)
+    else:
+        origin = "from scratch"
+    amp = _autocast_dtype(device) if args.precision == "auto" else (None if args.precision == "fp32" else torch.bfloat16)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    print(f"{plan.variant} net, {n_slots} slots x {per} photos, {steps} steps, {origin}; {describe(device)}, "
+          f"{'autocast ' + str(amp).replace('torch.', '') if amp else 'fp32'}", flush=True)
+
+    pack = PhotoPack(args.data, plan.image_size, plan.max_shift, device)
+    teacher = vgg = grams = None
+    if args.teacher:
+        teacher = net_from_checkpoint(load_checkpoint(Path(args.teacher), device)).to(device)
+        teacher.requires_grad_(False)
+    else:
+        from train.vgg import build_vgg
+
+        vgg = build_vgg(sorted(set(plan.content_layers + plan.style_layers)), "vgg16", args.vgg).to(device)
+        grams = style_grams(plan, vgg, device)
+    slot_idx = torch.arange(n_slots, device=device).repeat_interleave(per)
+    mix = F.one_hot(slot_idx, n_slots).float()
+    col = lambda values: torch.tensor(values, device=device, dtype=torch.float32)[slot_idx]  # noqa: E731
+    w_content = col([s.content_weight for s in plan.slots])
+    w_style = col([s.style_weight for s in plan.slots])
+    w_tv = col([s.tv_weight for s in plan.slots])
+    w_stab = col([s.stability_weight for s in plan.slots])
+    target = {l: g[slot_idx] for l, g in grams.items()} if grams is not None else {}
+    noise_gen = torch.Generator(device=device).manual_seed(plan.seed + 1)
+    if resume and "noise" in ckpt["rng"]:
+        noise_gen.set_state(ckpt["rng"]["noise"].cpu())
+
+    def save(step: int) -> None:
+        rng = _rng_state(gen)
+        rng["noise"] = noise_gen.get_state()
+        light = {"model": net.state_dict(), "step": step, "elapsed": elapsed, "plan": plan.to_json(), "arch": net.body.arch(),
+                 "log": log, "hardware": describe(device)}
+        with atomic_path(workdir / WEIGHTS) as tmp:
+            torch.save(light, tmp)
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({**light, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, tmp)
+
+    net.train()
+    step, step_time = start, 0.0
+    while step < steps:
+        t0 = time.perf_counter()
+        xa, xb, shifts = pack.pairs(n_slots * per, gen, plan.max_shift)
+        use_stab = bool((w_stab > 0).any())
+        if use_stab:
+            xb = (xb + plan.noise * torch.randn(xb.shape, generator=noise_gen, device=device)).clamp(0, 255)
+        if device.type == "cuda":
+            xa, xb = xa.contiguous(memory_format=torch.channels_last), xb.contiguous(memory_format=torch.channels_last)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            x = torch.cat([xa, xb]) if use_stab else xa
+            y_all = net(x, torch.cat([mix, mix]) if use_stab else mix)
+            ya = y_all[: len(xa)]
+            terms: dict[str, torch.Tensor] = {}
+            if teacher is not None:
+                with torch.no_grad():
+                    ty = teacher(xa, mix)
+                from train.distill import distill_loss
+
+                terms["distill"] = distill_loss(ya.float(), ty.float(), plan.edge_weight) * len(xa)
+            else:
+                fy = vgg(ya)
+                with torch.no_grad():
+                    fx = vgg(xa)
+                content = sum(F.mse_loss(fy[l].float(), fx[l].float(), reduction="none").mean(dim=(1, 2, 3)) for l in plan.content_layers)
+                style = sum(per_item_style(fy[l].float(), target[l]) for l in plan.style_layers)
+                terms["content"] = (w_content * content).sum()
+                terms["style"] = (w_style * style).sum()
+                if (w_tv > 0).any():
+                    tv = (ya[:, :, 1:] - ya[:, :, :-1]).float().pow(2).mean(dim=(1, 2, 3)) + (ya[..., 1:] - ya[..., :-1]).float().pow(2).mean(dim=(1, 2, 3))
+                    terms["tv"] = (w_tv * tv).sum()
+            if use_stab:
+                yb = y_all[len(xa):]
+                diffs = torch.stack([overlap_difference(ya[k: k + 1], yb[k: k + 1], [shifts[k]]) for k in range(len(xa))])
+                terms["stability"] = (w_stab * diffs).sum()
+        total = sum(terms.values()) / len(xa)
+        if not torch.isfinite(total):
+            raise StylecastError(f"loss became {float(total)} at step {step + 1}; lower the learning rate or the loss weights")
+        total.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        step_time = time.perf_counter() - t0
+        elapsed += step_time
+        if step % args.log_every == 0 or step == steps or step == start + 1:
+            row = {"step": step, "total": float(total.detach()), **{k: float(v.detach()) / len(xa) for k, v in terms.items()},
+                   "s_per_step": round(step_time, 4)}
+            log.append(row)
+            print(json.dumps(row), flush=True)
+        out_of_time = args.time_limit and (time.perf_counter() - t_start) + 3 * step_time > args.time_limit
+        stop_now = args.stop_after and step - start >= args.stop_after
+        if step % args.checkpoint_every == 0 or step == steps or out_of_time or stop_now:
+            save(step)
+        if step < steps and (out_of_time or stop_now):
+            print(f"stopped at step {step} of {steps} ({elapsed / 60:.1f} min of training); continue with --resume", flush=True)
+            return False
+    print(f"done: {steps} steps, {elapsed / 60:.1f} min of training", flush=True)
+    return True
+
+
+def _lr_factor(step: int, steps: int) -> float:
+    """Constant, then a cosine decay to 10% over the last third (the last few thousand steps polish the strokes)."""
+    start = 2 * steps // 3
+    if step < start:
+        return 1.0
+    t = (step - start) / max(1, steps - start)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def evaluate_run(args: argparse.Namespace) -> list[dict]:
+    """Quality figures (train.quality) for every slot of a checkpoint; JSON rows, one per slot."""
+    from train import quality
+
+    device = pick_device(args.device)
+    ckpt = load_checkpoint(Path(args.workdir), device)
+    net = net_from_checkpoint(ckpt)
+    meter = quality.QualityMeter(args.vgg, device)
+    photos = quality.load_photos(args.photos)
+    frames = quality.read_video_frames(args.video, args.frames) if args.video else None
+    warp_meter = quality.WarpingError(frames) if frames else None
+    rows = []
+    for i, slot in enumerate(ckpt["plan"]["slots"]):
+        if args.slots and slot["name"] not in args.slots:
+            continue
+        single = net.fold(F.one_hot(torch.tensor(i), len(ckpt["plan"]["slots"])).float())
+        stylize = quality.NetStylizer(single, device, slot["name"])
+        t0 = time.perf_counter()
+        style_path = args.style_dir and Path(args.style_dir) / Path(slot["style"]).name
+        style_rgb = read_image(style_path if style_path and style_path.is_file() else slot["style"])
+        row = {"slot": slot["name"], "step": ckpt["step"], **quality.evaluate(stylize, ckpt["plan"]["variant"], meter, photos, style_rgb, frames, warp_meter)}
+        row["eval_s"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "per_photo"}), flush=True)
+    if args.out:
+        with atomic_path(Path(args.out)) as tmp:
+            tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
+
+
+def export_slots(args: argparse.Namespace) -> list[Path]:
+    """Fold chosen slots into single-style nets (.safetensors + model card), named as the user says."""
+    ckpt = load_checkpoint(Path(args.workdir))
+    net = net_from_checkpoint(ckpt)
+    names = [s["name"] for s in ckpt["plan"]["slots"]]
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in args.slot:
+        style_name, _, slot_name = spec.partition("=")
+        slot_name = slot_name or style_name
+        if slot_name not in names:
+            raise InputError(f"no slot '{slot_name}' in the checkpoint; slots: {', '.join(names)}")
+        i = names.index(slot_name)
+        slot = ckpt["plan"]["slots"][i]
+        plan = {k: v for k, v in ckpt["plan"].items() if k != "slots"}
+        card = {
+            "name": style_name,
+            "style_image": Path(slot["style"]).name,
+            "style_sha256": sha256_file(slot["style"]) if Path(slot["style"]).is_file() else None,
+            "hyperparameters": {**plan, **{k: v for k, v in slot.items() if k not in ("name", "style")},
+                                "steps": ckpt["step"], "slot": slot_name, "slots_in_run": len(names)},
+            "training": "train.multistyle (conditional instance norm, folded to a single-style net)",
+            "loss_normalisation": "pytorch/examples (MSE of features; Gram / (C*H*W))",
+            "steps": ckpt["step"],
+            "training_seconds": round(float(ckpt["elapsed"]), 1),
+            "hardware": ckpt.get("hardware", "?"),
+            "date": time.strftime("%Y-%m-%d"),
+        }
+        out = out_dir / f"{style_name}.safetensors"
+        save_style_model(out, net.fold(F.one_hot(torch.tensor(i), len(names)).float()), card)
+        written.append(out)
+        print(f"wrote {out} (slot {slot_name}, step {ckpt['step']})")
+    return written
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train.multistyle", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train (or distil) a multi-style net")
+    t.add_argument("--plan", help="JSON plan: slots (name, style, weights) and shared settings")
+    t.add_argument("--data", required=True, help="folder tree of training photos")
+    t.add_argument("--workdir", required=True, help="checkpoint folder")
+    t.add_argument("--steps", type=int, required=True, help="total optimizer steps of the schedule")
+    t.add_argument("--resume", action="store_true", help="continue from <workdir>/checkpoint.pt")
+    t.add_argument("--init", help="start from a trained net: single-style file or multistyle workdir")
+    t.add_argument("--teacher", help="multistyle workdir of a trained full net: distil it into --plan's (lite) variant")
+    t.add_argument("--vgg", help="local VGG16 weights (default $STYLECAST_VGG or torchvision's URL)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="autocast (auto: bf16 where the hardware has it)")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--checkpoint-every", type=int, default=250)
+    t.add_argument("--log-every", type=int, default=50)
+    t.add_argument("--time-limit", type=float, help="seconds: checkpoint and stop before this much wall time")
+    t.add_argument("--stop-after", type=int, help="stop after N steps of this process (tests, time-boxed runs)")
+    e = sub.add_parser("eval", help="quality figures of every slot")
+    e.add_argument("--workdir", required=True)
+    e.add_argument("--photos", required=True)
+    e.add_argument("--video")
+    e.add_argument("--frames", type=int, default=60)
+    e.add_argument("--slots", nargs="*")
+    e.add_argument("--style-dir", help="look for style images here first (runs moved between machines)")
+    e.add_argument("--vgg")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--out")
+    x = sub.add_parser("export", help="fold slots into single-style nets")
+    x.add_argument("--workdir", required=True)
+    x.add_argument("--slot", nargs="+", required=True, help="STYLE=SLOT (or SLOT): write STYLE.safetensors from SLOT")
+    x.add_argument("--out-dir", required=True)
+    a = p.parse_args(argv)
+    for name in ("steps", "checkpoint_every", "log_every"):
+        if getattr(a, name, 1) is not None and getattr(a, name, 1) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    return a
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.command == "train":
+        train(args)
+    elif args.command == "eval":
+        evaluate_run(args)
+    else:
+        export_slots(args)
+
+
+if __name__ == "__main__":
+    main()
