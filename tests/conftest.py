@@ -97,3 +97,26 @@ def small_onnx(small_model: Path) -> Path:
     dst = small_model.with_suffix(".onnx")
     export(small_model, dst, check=False, verbose=False)
     return dst
+
+
+@pytest.fixture(scope="session")
+def random_vgg16(tmp_path_factory) -> Path:
+    """VGG16 conv1_1..conv4_3 with random weights, truncated after relu4_3 (no download, no ../shared)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from train.vgg import layer_table
+
+    torch.manual_seed(0)
+    state, in_ch = {}, 3
+    for i, (name, kind) in enumerate(layer_table("vgg16")):
+        if name == "pool4":
+            break
+        if kind == "conv":
+            out_ch = 64 * 2 ** (int(name[4]) - 1)
+            state[f"features.{i}.weight"] = (torch.randn(out_ch, in_ch, 3, 3) * (2.0 / (9 * in_ch)) ** 0.5).half()
+            state[f"features.{i}.bias"] = torch.zeros(out_ch).half()
+            in_ch = out_ch
+    path = tmp_path_factory.mktemp("vgg") / "vgg16_random_to_relu4_3.safetensors"
+    save_file(state, str(path), metadata={"stylecast.net": "vgg16", "input": "RGB in [0,1], torchvision mean/std"})
+    return path

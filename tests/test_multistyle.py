@@ -1,0 +1,99 @@
+"""train.multistyle: slots folded into plain nets, exact resume, the stability term, export and user errors."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from train import multistyle
+from train.model_io import load_style_model
+from tests.conftest import assert_user_error, run_cli
+
+SMALL = {"variant": "johnson", "channels": [8, 16, 32], "residual_blocks": 2}
+
+
+def _randomise_norms(net: multistyle.MultiStyleNet) -> None:
+    with torch.no_grad():
+        for n in net.norms:
+            n.weight.uniform_(0.5, 1.5)
+            n.bias.uniform_(-0.3, 0.3)
+
+
+def test_a_folded_slot_is_exactly_the_multistyle_net_for_that_slot():
+    torch.manual_seed(0)
+    net = multistyle.MultiStyleNet(3, arch=SMALL).eval()
+    _randomise_norms(net)
+    x = torch.rand(2, 3, 32, 40) * 255
+    with torch.no_grad():
+        for i in range(3):
+            mix = F.one_hot(torch.tensor([i, i]), 3).float()
+            torch.testing.assert_close(net.fold(mix[0])(x), net(x, mix), rtol=1e-5, atol=1e-4)
+        blend = torch.tensor([0.6, 0.4, 0.0])  # interpolated norm parameters: a style blend
+        torch.testing.assert_close(net.fold(blend)(x), net(x, blend.expand(2, 3)), rtol=1e-5, atol=1e-4)
+        assert not torch.allclose(net.fold(blend)(x), net.fold(torch.tensor([1.0, 0, 0]))(x))
+
+
+def _plan(tmp_path, style_png, stability: float = 0.0, slots: int = 2) -> str:
+    plan = {"slots": [{"name": f"s{i}", "style": str(style_png), "style_weight": 1e9 * (i + 1), "style_size": 64,
+                       "stability_weight": stability} for i in range(slots)],
+            "image_size": 32, "batch_per_slot": 1, "max_shift": 2,
+            "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"]}
+    path = tmp_path / f"plan_{stability}.json"
+    path.write_text(json.dumps(plan))
+    return str(path)
+
+
+def _train(argv):
+    return multistyle.train(multistyle.parse_args(["train", *argv, "--precision", "fp32", "--log-every", "100"]))
+
+
+def test_resume_gives_bit_identical_weights(tmp_path, photo_dir, style_png, random_vgg16):
+    plan = _plan(tmp_path, style_png, stability=10.0)
+    common = ["--data", str(photo_dir), "--steps", "4", "--vgg", str(random_vgg16), "--device", "cpu"]
+    assert _train(["--plan", plan, "--workdir", str(tmp_path / "a"), *common])
+    assert not _train(["--plan", plan, "--workdir", str(tmp_path / "b"), *common, "--stop-after", "2"])
+    assert _train(["--workdir", str(tmp_path / "b"), *common, "--resume"])
+    a = torch.load(tmp_path / "a" / multistyle.CKPT, weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / multistyle.CKPT, weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_export_writes_loadable_single_style_nets(tmp_path, photo_dir, style_png, random_vgg16):
+    work = tmp_path / "w"
+    _train(["--plan", _plan(tmp_path, style_png), "--workdir", str(work), "--data", str(photo_dir), "--steps", "2",
+            "--vgg", str(random_vgg16), "--device", "cpu"])
+    multistyle.export_slots(multistyle.parse_args(["export", "--workdir", str(work), "--slot", "second=s1", "--out-dir", str(tmp_path / "nets")]))
+    net, card = load_style_model(tmp_path / "nets" / "second.safetensors")
+    assert card["name"] == "second" and card["hyperparameters"]["slot"] == "s1" and card["steps"] == 2
+    ms = multistyle.net_from_checkpoint(multistyle.load_checkpoint(work))
+    x = torch.rand(1, 3, 32, 32) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), ms(x, torch.tensor([[0.0, 1.0]])), rtol=1e-2, atol=0.5)  # fp16 weights
+
+
+def test_stability_term_lowers_the_output_change_under_noise_and_shift(tmp_path, photo_dir, style_png, random_vgg16):
+    """Same run twice, with and without the term; the trained nets' outputs for shifted noisy crops differ less with it."""
+    common = ["--data", str(photo_dir), "--steps", "40", "--vgg", str(random_vgg16), "--device", "cpu"]
+    _train(["--plan", _plan(tmp_path, style_png, 0.0, slots=1), "--workdir", str(tmp_path / "off"), *common])
+    _train(["--plan", _plan(tmp_path, style_png, 2000.0, slots=1), "--workdir", str(tmp_path / "on"), *common])
+    pack = multistyle.PhotoPack(photo_dir, 32, 2, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(123)
+    xa, xb, shifts = pack.pairs(16, gen, 2)
+    xb = (xb + 4.0 * torch.randn(xb.shape, generator=gen)).clamp(0, 255)
+    change = {}
+    for name in ("off", "on"):
+        net = multistyle.net_from_checkpoint(multistyle.load_checkpoint(tmp_path / name))
+        mix = torch.ones(16, 1)
+        with torch.no_grad():
+            change[name] = float(multistyle.overlap_difference(net(xa, mix), net(xb, mix), shifts, margin=4))
+    assert change["on"] < 0.7 * change["off"], change
+
+
+def test_plan_errors_are_one_line(tmp_path, photo_dir, style_png):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"slots": [{"name": "x", "style": str(tmp_path / "missing.jpg")}]}))
+    proc = run_cli("train.multistyle", "train", "--plan", str(bad), "--data", str(photo_dir), "--workdir", str(tmp_path / "w"), "--steps", "1")
+    assert_user_error(proc, "style image not found")
+    bad.write_text("{not json")
+    proc = run_cli("train.multistyle", "train", "--plan", str(bad), "--data", str(photo_dir), "--workdir", str(tmp_path / "w"), "--steps", "1")
+    assert_user_error(proc, "not a valid plan")
