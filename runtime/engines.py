@@ -86,7 +86,7 @@ class OrtStylizer(Stylizer):
 
 
 class TorchStylizer(Stylizer):
-    """PyTorch fast path for GPU users without TensorRT: fp16, channels_last, CUDA graphs per input shape."""
+    """PyTorch fast path for GPU users without TensorRT: fp16 NCHW with fused instance norms, CUDA graphs per input shape."""
 
     def __init__(self, path: Path, device: str | None = None):
         try:
@@ -100,8 +100,10 @@ class TorchStylizer(Stylizer):
         self.name = self.card.get("name", path.stem)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.cuda = self.device.type == "cuda"
-        if self.cuda:
-            net = net.half().to(self.device, memory_format=torch.channels_last)
+        if self.cuda:  # NCHW: channels_last made this net slower on an H100 (InstanceNorm layouts; gpu.md)
+            from train.transformer_net import fuse_instance_norms
+
+            net = fuse_instance_norms(net).half().to(self.device)
         self.net = net.eval().to(self.device)
         self.graphs: dict[tuple, tuple] = {}
         self.backend = "torch CUDA fp16 (CUDA graphs)" if self.cuda else f"torch CPU fp32, {torch.get_num_threads()} threads"
@@ -109,7 +111,7 @@ class TorchStylizer(Stylizer):
     def _graph(self, shape: tuple):
         torch = self.torch
         if shape not in self.graphs:
-            static_in = torch.zeros(shape, device=self.device, dtype=torch.half).contiguous(memory_format=torch.channels_last)
+            static_in = torch.zeros(shape, device=self.device, dtype=torch.half)
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream), torch.no_grad():

@@ -58,3 +58,25 @@ def test_not_a_transform_net(tmp_path):
     torch.save({"foo": torch.zeros(1)}, p)
     with pytest.raises(InputError, match="not a transform-net"):
         load_style_model(p)
+
+
+def test_fused_instance_norm_gives_the_same_output():
+    import torch
+
+    from train.transformer_net import FusedInstanceNorm, TransformerNet, fuse_instance_norms
+
+    torch.manual_seed(0)
+    net = TransformerNet((8, 16, 32), residual_blocks=2).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.InstanceNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    x = torch.rand(2, 3, 36, 44) * 255
+    with torch.no_grad():
+        ref = net(x)
+        fused = fuse_instance_norms(net)
+        assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in fused.modules())
+        assert any(isinstance(m, FusedInstanceNorm) for m in fused.modules())
+        torch.testing.assert_close(fused(x), ref, rtol=1e-4, atol=1e-3)
+        assert set(fused.state_dict()) == set(TransformerNet((8, 16, 32), residual_blocks=2).state_dict())
