@@ -89,7 +89,6 @@ def torch_backends(model: Path, repeats: int) -> list[dict]:
         host_ms = _time_cuda(lambda: fast(frame), max(10, repeats // 4))
         rows.append({"backend": "torch fp16 + CUDA graphs", "size": f"{w}x{h}", "engine_ms": ms, "fps": 1000 / ms,
                      "with_host_copies_ms": host_ms})
-        del x32
     return rows
 
 

@@ -1,7 +1,6 @@
 """train.multistyle: slots folded into plain nets, exact resume, the stability term, export and user errors."""
 import json
 
-import pytest
 import torch
 import torch.nn.functional as F
 

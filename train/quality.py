@@ -15,7 +15,6 @@ evaluation, so the numbers users read in styles.json are the numbers the gate ch
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
