@@ -39,6 +39,7 @@ from runtime.frames import cap_long_side, read_image, resize_to
 from train import losses
 from train.data import list_images
 from train.device import describe, pick_device
+from train.distill import distill_loss
 from train.model_io import save_style_model
 from train.transformer_net import TransformerNet, build_net
 
@@ -415,8 +416,6 @@ def train(args: argparse.Namespace) -> bool:
             if teacher is not None:
                 with torch.no_grad():
                     ty = teacher(xa, mix)
-                from train.distill import distill_loss
-
                 terms["distill"] = distill_loss(ya.float(), ty.float(), plan.edge_weight) * len(xa)
             else:
                 fy = vgg(ya)
