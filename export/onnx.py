@@ -18,22 +18,13 @@ import numpy as np
 
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
-from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, read_image, resize_to, to_nchw
+from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, psnr, read_image, resize_to, to_nchw
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, OPSET, OUTPUT_NAME, PRECISION_KEY
 
 PARITY_TOLERANCE = 1e-2  # max abs error on the 0-255 scale, fp32 ONNX vs PyTorch
 PSNR_GATE_DB = 40.0  # fp16 graph vs fp32 graph on real photos
 PARITY_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (360, 640), (241, 321))
 SHARED_CONTENT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content"
-
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """PSNR in dB of two arrays on the 0-255 scale (inf when identical; NaN anywhere gives -inf)."""
-    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if not (np.isfinite(a64).all() and np.isfinite(b64).all()):
-        return float("-inf")
-    mse = float(np.mean((a64 - b64) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
 
 
 def default_check_images() -> list[Path]:

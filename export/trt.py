@@ -158,7 +158,8 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, lo=DEFAULT_MIN,
 
 def fidelity_gate(engine_path: Path, onnx_path: Path) -> dict:
     """Engine vs ONNX Runtime fp32 on real photos: PSNR >= 40 dB and finite, else StylecastError."""
-    from export.onnx import check_batches, default_check_images, psnr
+    from export.onnx import check_batches, default_check_images
+    from runtime.frames import psnr
     from runtime.engines import OrtStylizer, TrtStylizer
 
     engine = TrtStylizer(engine_path)

@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 
 from runtime import catalog
-from runtime.cli_common import add_model_args, model_spec, smoother_from_args
+from runtime.cli_common import add_model_args, model_spec, open_from_args, smoother_from_args
 from runtime.engines import Stylizer, open_stylizer
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
-from runtime.frames import FrameOptions, bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
+from runtime.frames import bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
 from runtime.video import DEFAULT_PRESET
 
 WINDOW = "stylecam"
@@ -141,13 +141,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Session:
     """The live loop's state: current style, options, recorder; key handling."""
 
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, size: tuple[int, int] | None = None, need_fps: float | None = None):
         self.args = args
         self.names = catalog.style_names()
         spec = model_spec(args, default_style="mosaic")
-        self.style_index = self.names.index(spec) if spec in self.names else -1
-        self.stylizer: Stylizer = open_stylizer(spec, args.backend, args.threads)
-        self.opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
+        self.stylizer: Stylizer
+        self.stylizer, self.opts = open_from_args(args, "mosaic", size, need_fps)
+        self.size = size
+        self.style_index = self.names.index(self.stylizer.name) if self.stylizer.name in self.names else (
+            self.names.index(spec) if spec in self.names else -1)
         self.recorder: Recorder | None = None
         self.smoother = smoother_from_args(args)
 
@@ -156,7 +158,8 @@ class Session:
             return
         self.style_index = index % len(self.names)
         backend = self.args.backend if self.args.backend != "trt" else "auto"
-        self.stylizer = open_stylizer(self.names[self.style_index], backend, self.args.threads)
+        self.stylizer = open_stylizer(self.names[self.style_index], backend, self.args.threads, precision=self.args.precision,
+                                      size_hint=self.size)
         if self.smoother:
             self.smoother.reset()  # never blend across a style change
 
@@ -201,8 +204,10 @@ def run(args: argparse.Namespace) -> dict:
         raise StylecastError("--max-frames must be >= 1")
     source: int | str = args.source if args.source else args.camera
     capture = LatestFrame(source, args.width, args.height, args.fps, args.loop)  # before the model: no camera fails fast
+    width, height = int(capture.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    camera_fps = capture.cap.get(cv2.CAP_PROP_FPS) or 30.0
     try:
-        session = Session(args)
+        session = Session(args, (height, width) if width and height else None, min(camera_fps, 30.0))
     except BaseException:
         capture.close()
         raise

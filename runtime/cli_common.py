@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+
+import numpy as np
 
 from runtime import catalog
-from runtime.engines import BACKENDS, Stylizer, open_stylizer
+from runtime.engines import BACKENDS, PRECISIONS, Stylizer, open_stylizer
 from runtime.errors import StylecastError
 from runtime.frames import FrameOptions
 from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother
@@ -15,8 +19,14 @@ def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None)
     g.add_argument("--style", default=None, help=f"built-in style name ({', '.join(catalog.style_names()) or 'none installed'})"
                    + (f"; default {default_style}" if default_style else ""))
     g.add_argument("--model", "--engine", dest="model", help="a model or engine file: .onnx, .trt/.engine/.plan, .pth/.safetensors")
-    g.add_argument("--backend", choices=BACKENDS, default="auto", help="force a backend (default: best available)")
-    g.add_argument("--threads", type=int, help="CPU threads for ONNX Runtime (default: all cores)")
+    g.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="force a backend (default auto: TensorRT, ONNX Runtime CUDA, OpenVINO, ONNX Runtime CPU, the first that works)")
+    g.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="OpenVINO precision: auto (the fastest that passes its fidelity check on this CPU; measured once, cached), "
+                        "f32, bf16 (CPUs with AMX or AVX512-BF16), int8 (models quantized at export)")
+    g.add_argument("--threads", type=int, help="CPU threads for OpenVINO / ONNX Runtime (default: all cores)")
+    g.add_argument("--auto-lite", action="store_true",
+                   help="when the full net cannot keep up with the frame rate needed, use the style's -lite net (it is said, never silent)")
     f = p.add_argument_group("frame options")
     f.add_argument("--max-size", type=int, help="cap the long side fed to the network; the result is scaled back")
     f.add_argument("--strength", type=float, default=1.0, help="0..1 blend with the input (default 1: fully styled)")
@@ -35,9 +45,58 @@ def model_spec(args: argparse.Namespace, default_style: str | None = None) -> st
     return spec
 
 
-def open_from_args(args: argparse.Namespace, default_style: str | None = None) -> tuple[Stylizer, FrameOptions]:
+def open_from_args(args: argparse.Namespace, default_style: str | None = None, size: tuple[int, int] | None = None,
+                   need_fps: float | None = None) -> tuple[Stylizer, FrameOptions]:
+    """The stylizer and frame options the flags ask for. size: (height, width) of the frames to come;
+    need_fps: the frame rate to keep up with (a camera, --realtime): a full net that cannot is reported,
+    and replaced by its -lite net with --auto-lite."""
     opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
-    return open_stylizer(model_spec(args, default_style), args.backend, args.threads), opts
+    if size is not None and args.max_size and max(size) > args.max_size:
+        scale = args.max_size / max(size)
+        size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+    spec = model_spec(args, default_style)
+    stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size)
+    if need_fps:
+        stylizer = keep_up(stylizer, spec, need_fps, size or (360, 640), args)
+    return stylizer, opts
+
+
+def frame_ms(stylizer: Stylizer, size: tuple[int, int], repeats: int = 2) -> float:
+    """Median milliseconds of one frame of this size through the stylizer (after a warm-up call)."""
+    frame = np.full((*size, 3), 128, np.uint8)
+    stylizer(frame)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        stylizer(frame)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int], args: argparse.Namespace) -> Stylizer:
+    """Measure the net at the real size; below need_fps say so, and suggest (or with --auto-lite take) the -lite net."""
+    ms = frame_ms(stylizer, size)
+    if 1000 / ms >= need_fps:
+        return stylizer
+    where = f"{size[1]}x{size[0]}"
+    lite = f"{spec}-lite"
+    if spec.endswith("-lite") or lite not in catalog.style_names():
+        say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
+            f"frames will be dropped (--max-size makes it faster)")
+        return stylizer
+    if not getattr(args, "auto_lite", False):
+        say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
+            f"--style {lite} (or --auto-lite) is the fast variant of this style")
+        return stylizer
+    faster = open_stylizer(lite, args.backend, args.threads, precision=args.precision, size_hint=size)
+    lite_ms = frame_ms(faster, size)
+    say(f"note: --auto-lite: {spec} runs at {1000 / ms:.1f} FPS at {where}, below the {need_fps:.0f} FPS needed; "
+        f"using {lite} ({1000 / lite_ms:.1f} FPS)")
+    return faster
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def smoother_from_args(args: argparse.Namespace) -> TemporalSmoother | None:

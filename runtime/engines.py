@@ -14,45 +14,15 @@ import numpy as np
 
 from runtime import catalog
 from runtime.errors import DependencyError, InputError, StylecastError
-from runtime.frames import crop_to, from_nchw, pad_to_multiple, to_nchw
+from runtime.files import cache_root
+from runtime.openvino_engine import PRECISIONS
 from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, card_from_session
+from runtime.stylizer import NonFiniteOutput, Stylizer  # noqa: F401  (re-exported: the runtime's public names)
 from runtime.trt_sidecar import ENGINE_SUFFIXES
 
-BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu", "torch")
+BACKENDS = ("auto", "trt", "ort-cuda", "openvino", "ort-cpu", "torch")  # auto tries them in this order
 ONNX_SUFFIXES = (".onnx",)
 TORCH_SUFFIXES = (".pth", ".model", ".safetensors", ".pt")
-
-
-class NonFiniteOutput(StylecastError):
-    """The engine produced NaN/Inf (typically FP16 overflow)."""
-
-
-class Stylizer:
-    """Base: subclasses implement run_nchw on float32 NCHW 0-255 arrays whose H, W are multiples of PAD_MULTIPLE."""
-
-    backend = "?"
-    name = "?"
-    card: dict = {}
-
-    def run_nchw(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        return f"{self.name}: {self.backend}"
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """RGB uint8 HxWx3 or NxHxWx3 -> the same shape, stylized (any H, W: padded and cropped back)."""
-        single = frames.ndim == 3
-        x, size = pad_to_multiple(to_nchw(frames))
-        out = self.postprocess(self.run_nchw(x), size)
-        return out[0] if single else out
-
-    def postprocess(self, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Network output (padded float NCHW) -> RGB uint8 NxHxWx3 of the original size; NaN/Inf is an error."""
-        if not np.isfinite(y).all():
-            raise NonFiniteOutput(f"{self.backend} produced NaN/Inf for a {size[1]}x{size[0]} frame (FP16 overflow?); "
-                                  f"try --backend ort-cpu or an fp32 model")
-        return from_nchw(crop_to(y, size))
 
 
 class OrtStylizer(Stylizer):
@@ -215,7 +185,7 @@ def _sibling_onnx(path: Path) -> Path | None:
 
 
 def engine_cache_dir() -> Path:
-    return Path(os.environ.get("STYLECAST_CACHE", Path.home() / ".cache" / "stylecast")) / "engines"
+    return cache_root() / "engines"
 
 
 def cached_engine(onnx_path: Path, say: Callable[[str], None]) -> Path:
@@ -239,10 +209,36 @@ def cached_engine(onnx_path: Path, say: Callable[[str], None]) -> Path:
     return engine
 
 
-def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, announce: Callable[[str], None] | None = None) -> Stylizer:
-    """Open a style by name or path on the requested backend ('auto' = best available, with fallbacks)."""
+def _openvino(path: Path, precision: str, threads: int | None, say: Callable[[str], None],
+              size_hint: tuple[int, int] | None) -> Stylizer:
+    """OpenVINO at the requested precision ('auto': the fastest that passes its fidelity check here)."""
+    from runtime.openvino_engine import PROBE_SHAPE, OpenVinoStylizer, import_openvino, measure_precisions, pick_precision
+
+    ov = import_openvino()
+    core = ov.Core()
+    chosen = "f32"
+    if precision != "f32":
+        shape = PROBE_SHAPE if size_hint is None else (1, 3, *(-(-d // 8) * 8 for d in size_hint))
+        record = measure_precisions(path, threads, say, shape, core=core)
+        chosen = pick_precision(precision, record, say)
+        speeds = ", ".join(f"{p} {ms:.0f} ms" for p, ms in sorted(record["ms"].items(), key=lambda kv: kv[1]))
+        say(f"note: OpenVINO at {shape[3]}x{shape[2]}: {speeds}" + (f"; bf16 PSNR {record['psnr_db']['bf16']} dB" if "bf16" in record["psnr_db"] else ""))
+    return OpenVinoStylizer(path, chosen, threads, core=core)
+
+
+def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, announce: Callable[[str], None] | None = None,
+                  precision: str = "auto", size_hint: tuple[int, int] | None = None) -> Stylizer:
+    """Open a style by name or path on the requested backend ('auto' = best available, with fallbacks).
+
+    precision applies to OpenVINO (auto | f32 | bf16 | int8); size_hint (height, width) is the frame size the
+    caller will feed, used to measure OpenVINO's precisions at the real size (default 640x360).
+    """
     if backend not in BACKENDS:
         raise StylecastError(f"unknown backend '{backend}'; choose {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise StylecastError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
+    if precision in ("bf16", "int8") and backend not in ("auto", "openvino"):
+        raise StylecastError(f"--precision {precision} is an OpenVINO option; use --backend openvino (or auto)")
     say = announce or (lambda m: print(m, file=sys.stderr))
     path = resolve(spec)
     suffix = path.suffix.lower()
@@ -272,17 +268,21 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
                 raise
             if not notes:
                 reason = str(exc).split(":")[0]
-                notes.append(f"{reason}; using ONNX Runtime (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
+                notes.append(f"{reason}; using the CPU backends (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
+    if stylizer is None and backend == "torch":
+        raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
+    has_cuda = backend in ("auto", "ort-cuda") and _ort_has_cuda()
+    if stylizer is None and not has_cuda and backend in ("auto", "openvino"):
+        try:
+            stylizer = _openvino(path, precision, threads, say, size_hint)
+        except DependencyError as exc:
+            if backend == "openvino":
+                raise
+            notes.append(f"{exc}; using ONNX Runtime CPU (pip install openvino is up to 8x faster on CPUs)")
     if stylizer is None:
-        if backend == "torch":
-            raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
-        want_cuda = backend in ("auto", "ort-cuda")
-        has_cuda = want_cuda and _ort_has_cuda()
         if backend == "ort-cuda" and not has_cuda:
             notes.append("onnxruntime has no CUDA provider here (pip install onnxruntime-gpu); using CPU")
         stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
-        if not has_cuda and f"{spec}-lite" in catalog.style_names():
-            notes.append(f"on a CPU, --style {spec}-lite is the fast variant of this style (about 1/16 of the work)")
     for n in notes:
         say(f"note: {n}")
     say(stylizer.describe())

@@ -42,6 +42,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def cache_root() -> Path:
+    """Where compiled engines and models are cached: $STYLECAST_CACHE, else ~/.cache/stylecast."""
+    return Path(os.environ.get("STYLECAST_CACHE") or Path.home() / ".cache" / "stylecast")
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
     import hashlib

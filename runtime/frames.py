@@ -161,3 +161,12 @@ def stylize_frames(net, frames: np.ndarray, opts: FrameOptions) -> np.ndarray:
     if opts.strength < 1.0:
         styled = np.stack([blend_strength(s, f, opts.strength) for s, f in zip(styled, frames)])
     return styled
+
+
+def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
+    """PSNR in dB of two arrays on the 0-255 scale (inf when identical; NaN anywhere gives -inf)."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if not (np.isfinite(a64).all() and np.isfinite(b64).all()):
+        return float("-inf")
+    mse = float(np.mean((a64 - b64) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)

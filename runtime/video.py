@@ -8,13 +8,14 @@ The output is written to a temporary file and renamed only when complete.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
 import sys
 import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
@@ -110,8 +111,10 @@ def _rotation(path: Path) -> float:
 
 def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str = "libx264", crf: int | None = 18,
                   bitrate: str | None = None, preset: str | None = DEFAULT_PRESET, batch: int = 1, progress: bool = True, max_frames: int | None = None,
-                  frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> dict:
-    """Stylize src into dst (atomic). frame_hook(source_rgb, styled_rgb) -> final rgb runs per frame, in order."""
+                  frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, clock=None) -> dict:
+    """Stylize src into dst (atomic). frame_hook(source_rgb, styled_rgb) -> final rgb runs per frame, in order.
+    clock: a runtime.profile.StageClock to time each stage (--profile)."""
+    stage = clock or (lambda _name: contextlib.nullcontext())
     import av
     from tqdm import tqdm
 
@@ -161,8 +164,10 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                             if packet.dts is not None and not all(pipe.put(pipe.q_in, ("a", i)) for i in items):
                                 return
                             continue
-                        for frame in packet.decode():
-                            item = ("v", frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)
+                        with stage("decode"):
+                            frames = [(f.to_ndarray(format="rgb24"), f.pts, f.time_base) for f in packet.decode()]
+                        for rgb, pts, time_base in frames:
+                            item = ("v", rgb, pts, time_base)
                             if not pipe.put(pipe.q_in, item):
                                 return
                             decoded[0] += 1
@@ -223,10 +228,12 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                     continue
                 _, source, styled, pts, time_base = item
                 if frame_hook is not None:
-                    styled = frame_hook(source, styled)
-                frame = av.VideoFrame.from_ndarray(styled, format="rgb24")
-                frame.pts, frame.time_base = pts, time_base
-                out.mux(v_out.encode(frame))
+                    with stage("smoothing"):
+                        styled = frame_hook(source, styled)
+                with stage("encode"):
+                    frame = av.VideoFrame.from_ndarray(styled, format="rgb24")
+                    frame.pts, frame.time_base = pts, time_base
+                    out.mux(v_out.encode(frame))
                 stats["frames"] += 1
                 bar.update(1)
             for t in threads:
@@ -339,6 +346,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     e.add_argument("--batch", type=int, default=1, help="frames per inference call (larger helps GPUs)")
     e.add_argument("--max-frames", type=int, help="stop after N frames (a preview; audio is cut near the same point)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--realtime", action="store_true",
+                   help="the net must keep up with the video's frame rate: measure it first, and say so (or with --auto-lite switch to the -lite net) if not")
+    e.add_argument("--profile", action="store_true", help="print where each frame's time goes (decode, inference, smoothing, encode...)")
     return p.parse_args(argv)
 
 
@@ -353,7 +363,13 @@ def run(args: argparse.Namespace) -> dict:
     if not src.is_dir():
         check_output_dir(dst)
     smoother_from_args(args)  # validate before the model loads
-    stylizer, opts = open_from_args(args, default_style="mosaic")
+    size, rate = _frame_size_and_rate(src)
+    stylizer, opts = open_from_args(args, "mosaic", size, rate if args.realtime else None)
+    clock = None
+    if args.profile:
+        from runtime.profile import StageClock
+
+        clock = stylizer.clock = StageClock()
     kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
     if src.is_dir():
         stats = stylize_images(_image_files(src), dst, stylizer, opts, args.fps, **kw)
@@ -362,11 +378,41 @@ def run(args: argparse.Namespace) -> dict:
     else:
         smoother = smoother_from_args(args)
         stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother,
-                              max_frames=args.max_frames, **kw)
+                              max_frames=args.max_frames, clock=clock, **kw)
         stats["scene_cuts"] = smoother.cuts if smoother else None
     print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
           f"backend {stylizer.backend}, audio {stats['audio']}", file=sys.stderr)
+    if clock is not None:
+        from runtime.cli_common import frame_ms
+        from runtime.profile import format_report
+
+        clock.stop()
+        stylizer.clock = None
+        shape = stylizer.last_shape  # the net's input size, after --max-size: timed alone, the pipeline idle
+        alone = frame_ms(stylizer, shape) if shape else None
+        stats["profile"] = clock.report(stats["frames"], stats["seconds"], alone)
+        print(format_report(stats["profile"]), file=sys.stderr)
     return stats
+
+
+def _frame_size_and_rate(src: Path) -> tuple[tuple[int, int] | None, float | None]:
+    """(height, width) and frame rate of a video or image input, read from headers only (None when unknown)."""
+    if src.is_dir():
+        return None, None
+    if src.suffix.lower() in IMAGE_SUFFIXES:
+        import cv2
+
+        img = cv2.imread(str(src), cv2.IMREAD_REDUCED_GRAYSCALE_2)  # cheap: only the size is needed
+        return ((img.shape[0] * 2, img.shape[1] * 2) if img is not None else None), None
+    import av
+
+    try:
+        with av.open(str(src)) as c:
+            v = c.streams.video[0]
+            rate = v.average_rate or v.guessed_rate
+            return (v.codec_context.height, v.codec_context.width), (float(rate) if rate else None)
+    except (av.error.FFmpegError, OSError, IndexError):
+        return None, None  # stylize_video reports it properly
 
 
 @cli_entry

@@ -15,6 +15,18 @@ VGG16 = SHARED / "vgg" / "vgg16_features_imagenet_fp16.safetensors"
 VGG19_CAFFE = SHARED / "vgg" / "vgg19_caffe_features_q8_fp16.safetensors"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Compiled models and precision decisions go to a temporary cache, never the user's ~/.cache."""
+    old = os.environ.get("STYLECAST_CACHE")
+    os.environ["STYLECAST_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("STYLECAST_CACHE", None)
+    else:
+        os.environ["STYLECAST_CACHE"] = old
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} absent (../shared/data is only on developer machines and CI)")
