@@ -1,0 +1,190 @@
+"""OpenVINO backend: agreement with ONNX Runtime, bf16 fidelity, the compiled-model cache, precision choice
+and its fallbacks, int8 export with its quality check, and the one-line error when OpenVINO is missing."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime import catalog
+from runtime.engines import OrtStylizer, open_stylizer
+from runtime.errors import DependencyError
+from runtime.frames import psnr
+from runtime.stylizer import Stylizer
+from tests.conftest import assert_user_error, run_cli
+
+ov = pytest.importorskip("openvino")
+from runtime import openvino_engine as ove  # noqa: E402
+
+BUILTINS = [n for n in ("mosaic-lite", "starry-lite", "mosaic", "starry") if n in catalog.style_names()]
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth, photo-like content (noise would exaggerate bf16 differences no camera shows)."""
+    import cv2
+
+    small = np.random.default_rng(seed).integers(0, 255, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_openvino_f32_matches_onnxruntime_on_builtin_styles(name):
+    path = catalog.style_path(name)
+    img = _photo(72, 120)
+    a = ove.OpenVinoStylizer(path, "f32", threads=2)(img)
+    b = OrtStylizer(path, use_cuda=False, threads=2)(img)
+    assert a.shape == b.shape == img.shape and a.dtype == np.uint8
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert a.astype(int).mean() != pytest.approx(img.astype(int).mean(), abs=1)  # it stylized
+
+
+@pytest.mark.parametrize("name", BUILTINS[:2])
+def test_openvino_bf16_keeps_40db_against_f32(name):
+    if not ove.bf16_supported(ov.Core()):
+        pytest.skip("this CPU has no bf16 (AMX or AVX512-BF16): OpenVINO would run f32 anyway")
+    path = catalog.style_path(name)
+    x = np.stack([_photo(96, 160, s) for s in range(2)])
+    f32 = ove.OpenVinoStylizer(path, "f32", threads=2)(x)
+    bf16 = ove.OpenVinoStylizer(path, "bf16", threads=2)(x)
+    assert psnr(bf16, f32) >= ove.BF16_MIN_PSNR_DB
+
+
+def test_compiled_models_are_cached_on_disk(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path))
+    net = ove.OpenVinoStylizer(small_onnx, "f32", threads=1)
+    net(_photo(40, 64))
+    blobs = list((tmp_path / "openvino").glob("*.blob"))
+    assert blobs, "OpenVINO wrote no compiled model to CACHE_DIR"
+    again = ove.OpenVinoStylizer(small_onnx, "f32", threads=1)
+    again(_photo(40, 64))
+    assert sorted((tmp_path / "openvino").glob("*.blob")) == sorted(blobs)  # reused, not compiled anew
+    assert len(net.compiled) == 1  # one shape, compiled once
+    net(_photo(40, 64, 1))
+    assert len(net.compiled) == 1
+
+
+class _FakeCore:
+    """Stands in for ov.Core where only capabilities and the device name are asked."""
+
+    def __init__(self, caps=("FP32", "BF16", "INT8")):
+        self.caps = list(caps)
+
+    def get_property(self, device, name):
+        return {"OPTIMIZATION_CAPABILITIES": self.caps, "FULL_DEVICE_NAME": "Fake CPU"}[name]
+
+
+class _Net(Stylizer):
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def run_nchw(self, x):
+        self.calls += 1
+        return self.fn(x)
+
+
+def test_bad_bf16_output_falls_back_to_f32_with_a_message(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path))
+    made = []
+
+    def factory(prec):
+        net = _Net((lambda x: x * 0.5) if prec == "f32" else (lambda x: np.random.default_rng(0).uniform(0, 255, x.shape)))
+        made.append(prec)
+        return net
+
+    said: list[str] = []
+    record = ove.measure_precisions(small_onnx, 2, said.append, (1, 3, 32, 48), core=_FakeCore(), factory=factory)
+    assert "bf16" in record["rejected"] and "PSNR" in record["rejected"]["bf16"]
+    assert ove.pick_precision("auto", record, said.append) == "f32"
+    assert ove.pick_precision("bf16", record, said.append) == "f32"
+    assert any("bf16 is not usable" in m and "PSNR" in m for m in said)
+    # the decision is cached: a second call measures nothing
+    made.clear()
+    again = ove.measure_precisions(small_onnx, 2, said.append, (1, 3, 32, 48), core=_FakeCore(), factory=factory)
+    assert made == [] and again == record
+
+
+def test_auto_takes_the_fastest_passing_precision(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path))
+    import time
+
+    def factory(prec):
+        delay = {"f32": 0.02, "bf16": 0.002}[prec]
+        return _Net(lambda x: (time.sleep(delay), x + (0.01 if prec == "bf16" else 0))[1])
+
+    record = ove.measure_precisions(small_onnx, 2, lambda m: None, (1, 3, 32, 48), core=_FakeCore(), factory=factory)
+    assert record["psnr_db"]["bf16"] >= 40 and "int8" in record["rejected"]  # no int8 model beside the tiny net
+    assert ove.pick_precision("auto", record, print) == "bf16"
+    no_bf16 = ove.measure_precisions(small_onnx, 3, lambda m: None, (1, 3, 32, 48), core=_FakeCore(("FP32",)), factory=factory)
+    assert "bf16" in no_bf16["rejected"] and ove.pick_precision("auto", no_bf16, print) == "f32"
+
+
+def test_int8_without_a_passing_quality_record_is_not_a_candidate(small_onnx, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path))
+    model = tmp_path / "tiny.onnx"
+    model.write_bytes(small_onnx.read_bytes())
+    core = ov.Core()
+    ov.save_model(core.read_model(str(model)), str(tmp_path / "tiny.int8.xml"))  # an "int8" IR with no record
+    record = ove.measure_precisions(model, 1, lambda m: None, (1, 3, 32, 48), core=core)
+    assert "int8" not in record["ms"] and "quality check" in record["rejected"]["int8"]
+
+
+def test_open_stylizer_auto_uses_openvino_on_a_cpu(small_onnx):
+    said: list[str] = []
+    s = open_stylizer(str(small_onnx), "auto", threads=1, announce=said.append)
+    if s.backend.startswith(("TensorRT", "onnxruntime CUDA")):
+        pytest.skip("a GPU backend is available here")
+    assert s.backend.startswith("openvino CPU") and said[-1] == f"tiny: {s.backend}"
+    ref = OrtStylizer(small_onnx, use_cuda=False)
+    img = _photo(48, 64)
+    assert psnr(s(img), ref(img)) >= 35  # f32, bf16 or int8: whichever auto chose stays faithful
+
+
+def test_missing_openvino_is_one_line_or_a_fallback(small_onnx, tmp_path, monkeypatch):
+    blocker = tmp_path / "block" / "openvino"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for the test')\n")
+    video = Path(__file__).resolve().parents[1] / "runtime" / "samples" / "clip.mp4"
+    env = {"PYTHONPATH": f"{blocker.parent}:{Path(__file__).resolve().parents[1]}"}
+    proc = run_cli("runtime.video", str(video), str(tmp_path / "o.mp4"), "--model", str(small_onnx), "--backend", "openvino",
+                   "--max-frames", "2", "--quiet", env=env)
+    assert_user_error(proc, "OpenVINO", "pip install openvino")
+    assert not (tmp_path / "o.mp4").exists()
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino -> ImportError
+    with pytest.raises(DependencyError, match="pip install openvino"):
+        open_stylizer(str(small_onnx), "openvino", announce=lambda m: None)
+    said: list[str] = []
+    s = open_stylizer(str(small_onnx), "auto", announce=said.append)
+    if not s.backend.startswith(("TensorRT", "onnxruntime CUDA")):
+        assert s.backend.startswith("onnxruntime CPU") and any("OpenVINO" in m for m in said)
+
+
+def test_precision_flags_are_checked(small_onnx):
+    from runtime.errors import StylecastError
+
+    with pytest.raises(StylecastError, match="OpenVINO option"):
+        open_stylizer(str(small_onnx), "ort-cpu", precision="bf16", announce=lambda m: None)
+    with pytest.raises(StylecastError, match="unknown precision"):
+        open_stylizer(str(small_onnx), "openvino", precision="fp8", announce=lambda m: None)
+
+
+def test_int8_export_writes_a_checked_model_the_runtime_reads(small_onnx, photo_dir, style_png, random_vgg16, tmp_path, monkeypatch):
+    pytest.importorskip("nncf")
+    from export.int8 import export_int8
+
+    monkeypatch.setenv("STYLECAST_VGG", str(random_vgg16))
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "tiny.onnx"
+    model.write_bytes(small_onnx.read_bytes())
+    record = export_int8(model, calibration=photo_dir, count=6, check_dir=photo_dir, style_image=style_png, say=lambda m: None)
+    xml = tmp_path / "tiny.int8.xml"
+    assert xml.is_file() and xml.with_suffix(".bin").is_file() and not list(tmp_path.glob(".int8.*"))
+    fid = record["fidelity"]
+    assert set(fid["f32"]) == {"style", "content"} and fid["passes"] == (max(fid["relative_change"].values()) <= 0.03)
+    stored = ove.int8_fidelity(ov.Core(), model)
+    assert stored == json.loads(json.dumps(record))  # the runtime reads the record from inside the IR
+    int8 = ove.OpenVinoStylizer(model, "int8", threads=1)
+    img = _photo(48, 64)
+    assert psnr(int8(img), OrtStylizer(model, use_cuda=False)(img)) > 20
