@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import queue
 import sys
 import threading
 import time
 from fractions import Fraction
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from runtime.cli_common import add_model_args, open_from_args, smoother_from_args
-from runtime.errors import InputError, StylecastError, cli_entry
-from runtime.files import atomic_path, check_output_dir
+from runtime.errors import InputError, PartialFailure, StylecastError, cli_entry
+from runtime.files import atomic_folder, atomic_path, check_output_dir
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, stylize_frames, write_image
+from runtime.validate import Parser, bitrate as validate_bitrate, float_range, int_range, positive_int
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 X264_FAMILY = ("libx264", "libx265", "h264", "hevc")
@@ -38,6 +41,10 @@ AUDIO_COPY_OK = {
     ".webm": {"opus", "vorbis"}, ".avi": {"mp3", "ac3", "pcm_s16le"},
 }
 AUDIO_REENCODE = {".webm": "libopus"}  # default: aac
+CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+DEFAULT_CODECS = {".webm": "libvpx-vp9"}  # default: libx264
+FASTSTART = (".mp4", ".m4v", ".mov")  # the index (moov) first, so a browser can play while downloading
+CFR_ONLY = (".avi",)  # no per-frame timestamps: frames are renumbered at the average rate
 _END = object()
 
 
@@ -109,33 +116,199 @@ def _rotation(path: Path) -> float:
     return 0.0
 
 
-def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str = "libx264", crf: int | None = 18,
-                  bitrate: str | None = None, preset: str | None = DEFAULT_PRESET, batch: int = 1, progress: bool = True, max_frames: int | None = None,
-                  frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None, clock=None) -> dict:
+# ---- output container and codec: checked before the first frame is decoded ----
+
+def default_codec(dst: Path) -> str:
+    """VP9 for WebM (the only video codecs WebM holds are VP8/VP9/AV1), H.264 for everything else."""
+    return DEFAULT_CODECS.get(dst.suffix.lower(), "libx264")
+
+
+def check_codec(codec: str, dst: Path) -> None:
+    """The encoder exists, is a video encoder, and the output's container can hold it; else one line."""
+    import av
+
+    suffix = dst.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES:
+        raise InputError(f"output must be a video file ({', '.join(VIDEO_SUFFIXES)}), got {dst.name}")
+    try:
+        enc = av.Codec(codec, "w")
+    except (ValueError, av.error.FFmpegError):
+        raise InputError(f"unknown or unavailable video codec '{codec}' (try libx264, libx265, libvpx-vp9, mpeg4)") from None
+    if enc.type != "video":
+        raise InputError(f"--codec {codec} is an {enc.type} codec; give a video codec such as {default_codec(dst)}")
+    with av.open(io.BytesIO(), "w", format=CONTAINER_FORMATS[suffix]) as probe:
+        supported = probe.supported_codecs
+    if supported and enc.name not in supported and enc.canonical_name not in supported:
+        raise InputError(f"a {suffix} file cannot hold {codec} video; use --codec {default_codec(dst)} or another extension")
+
+
+def _pix_fmt(codec: str, width: int, height: int) -> str:
+    """4:2:0 where the size allows (odd sizes need 4:4:4), among the formats the encoder takes."""
+    import av
+
+    formats = [f.name for f in (av.Codec(codec, "w").video_formats or [])]
+    even = width % 2 == 0 and height % 2 == 0
+    wanted = ["yuv420p", "yuvj420p", "yuv444p", "yuvj444p"] if even else ["yuv444p", "yuvj444p"]
+    for name in wanted:
+        if not formats or name in formats:
+            return name
+    if not even:
+        raise InputError(f"{codec} cannot encode an odd frame size ({width}x{height}); use libx264 or --max-size")
+    return formats[0]
+
+
+# ---- colour: the input's matrix/range for YUV -> RGB, its tags on the output, HDR tone-mapped ----
+
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}  # AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67
+_SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}  # AVCOL_SPC -> swscale colorspace (170M is 601)
+BT709 = (1, 1, 1, 1)  # primaries, transfer, matrix, range (limited)
+
+
+@dataclass
+class Colour:
+    """A stream's colour description (FFmpeg's AVCOL_* numbers; 2 = unspecified)."""
+
+    primaries: int = 2
+    transfer: int = 2
+    matrix: int = 2
+    range: int = 0
+    bits: int = 8
+
+    @property
+    def hdr(self) -> str | None:
+        return HDR_TRANSFERS.get(self.transfer)
+
+    @classmethod
+    def of(cls, ctx) -> "Colour":
+        fmt = getattr(ctx, "format", None)
+        bits = max((c.bits for c in fmt.components), default=8) if fmt is not None else 8
+        return cls(int(ctx.color_primaries or 2), int(ctx.color_trc or 2), int(ctx.colorspace or 2), int(ctx.color_range or 0), bits)
+
+    def output(self) -> "Colour":
+        """What the output is tagged: BT.709 SDR for HDR inputs (they are tone-mapped), the input's own tags otherwise."""
+        return Colour(*BT709) if self.hdr else Colour(self.primaries, self.transfer, self.matrix, self.range)
+
+    def tag(self, target) -> None:
+        target.color_primaries, target.color_trc = self.primaries, self.transfer
+        target.colorspace, target.color_range = self.matrix, self.range
+
+
+def _to_rgb(frame, colour: Colour) -> np.ndarray:
+    """Decoded frame -> RGB uint8 with the frame's own matrix and range (HDR is tone-mapped to BT.709 SDR)."""
+    if colour.hdr:
+        rgb48 = frame.reformat(format="rgb48le", src_color_range=frame.color_range or None).to_ndarray()
+        return hdr_to_sdr(rgb48.astype(np.float32) / 65535.0, colour.hdr)
+    return frame.reformat(format="rgb24", src_color_range=frame.color_range or None).to_ndarray()
+
+
+def _from_rgb(rgb: np.ndarray, pix_fmt: str, colour: Colour):
+    """RGB uint8 -> a frame in the encoder's format, converted with the output's matrix/range and tagged."""
+    import av
+
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    full = pix_fmt.startswith("yuvj") or colour.range == 2
+    out = frame.reformat(format=pix_fmt, dst_colorspace=_SWS_MATRIX.get(colour.matrix),
+                         dst_color_range=2 if full else (1 if colour.range == 1 else None))
+    colour.tag(out)
+    if pix_fmt.startswith("yuvj"):
+        out.color_range = 2
+    return out
+
+
+_BT2020_TO_709 = np.array([[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]], np.float32)
+REFERENCE_WHITE_NITS, HDR_PEAK_NITS, KNEE = 203.0, 1000.0, 0.75  # BT.2408 reference white; 1000-nit mastering
+
+
+def hdr_to_sdr(rgb: np.ndarray, transfer: str) -> np.ndarray:
+    """Non-linear BT.2020 RGB in [0,1] (PQ or HLG) -> BT.709 SDR RGB uint8.
+    Light is made relative to reference white (203 nits = SDR white), moved to BT.709 primaries, and
+    highlights above KNEE are rolled off into SDR's range (hue kept: one gain per pixel from luminance)."""
+    e = np.clip(rgb, 0.0, 1.0)
+    if transfer == "PQ":
+        m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 4096 * 128, 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+        p = e ** (1 / m2)
+        nits = 10000.0 * (np.maximum(p - c1, 0) / (c2 - c3 * p)) ** (1 / m1)
+    else:  # HLG: inverse OETF to scene light, then the BT.2100 OOTF for a 1000-nit display (gamma 1.2)
+        a, b = 0.17883277, 0.28466892
+        c = 0.5 - a * np.log(4 * a)
+        scene = np.where(e <= 0.5, e * e / 3, (np.exp((e - c) / a) + b) / 12)
+        ys = scene @ np.array([0.2627, 0.6780, 0.0593], np.float32)
+        nits = HDR_PEAK_NITS * (np.maximum(ys, 1e-6) ** 0.2)[..., None] * scene
+    lin = np.maximum((nits / REFERENCE_WHITE_NITS) @ _BT2020_TO_709.T, 0.0)
+    y = lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    w = (HDR_PEAK_NITS / REFERENCE_WHITE_NITS - KNEE) / (1 - KNEE)
+    x = np.maximum(y - KNEE, 0) / (1 - KNEE)
+    mapped = np.where(y > KNEE, KNEE + (1 - KNEE) * x * (1 + x / (w * w)) / (1 + x), y)
+    lin = np.clip(lin * (mapped / np.maximum(y, 1e-6))[..., None], 0.0, 1.0)
+    return np.clip(lin ** (1 / 2.4) * 255.0 + 0.5, 0, 255).astype(np.uint8)  # BT.1886 display gamma
+
+
+# ---- timestamps ----
+
+class Timeline:
+    """Keeps one stream's timestamps as they are while they increase; where they jump back (concatenated
+    MPEG-TS) or repeat, the rest is shifted to continue one step after the last, so muxers accept them."""
+
+    def __init__(self, step: int):
+        self.step, self.offset, self.last, self.jumps = max(1, step), 0, None, 0
+
+    def __call__(self, ts: int | None) -> int:
+        if ts is None:
+            out = self.step if self.last is None else self.last + self.step
+        else:
+            out = ts + self.offset
+        if self.last is not None and out <= self.last:
+            self.offset += self.last + self.step - out
+            out, self.jumps = self.last + self.step, self.jumps + 1
+        self.last = out
+        return out
+
+
+def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str | None = None, crf: int | None = 18,
+                  bitrate: str | int | None = None, preset: str | None = DEFAULT_PRESET, batch: int = 1, progress: bool = True,
+                  max_frames: int | None = None, frame_hook: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                  clock=None, strict: bool = False, cfr: bool = False) -> dict:
     """Stylize src into dst (atomic). frame_hook(source_rgb, styled_rgb) -> final rgb runs per frame, in order.
-    clock: a runtime.profile.StageClock to time each stage (--profile)."""
+    clock: a runtime.profile.StageClock to time each stage (--profile). strict: a truncated or damaged input
+    is an error (no output) rather than a warning. cfr: renumber frames at the average rate (AVI always is)."""
     stage = clock or (lambda _name: contextlib.nullcontext())
     import av
     from tqdm import tqdm
 
     check_output_dir(dst)
-    if dst.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(f"output must be a video file ({', '.join(VIDEO_SUFFIXES)}), got {dst.name}")
+    codec = codec or default_codec(dst)
+    check_codec(codec, dst)
     inp = _open_input(src)
     v_in = inp.streams.video[0]
     a_in = inp.streams.audio[0] if inp.streams.audio else None
     v_in.thread_type = "AUTO"
     width, height = v_in.codec_context.width, v_in.codec_context.height
     rate = v_in.average_rate or v_in.guessed_rate or Fraction(25)
+    cfr = cfr or dst.suffix.lower() in CFR_ONLY
     total = min(filter(None, [v_in.frames, max_frames]), default=None)
+    colour_in = Colour.of(v_in.codec_context)
+    colour_out = colour_in.output()
     pipe = _Pipeline()
-    stats = {"frames": 0, "infer_seconds": 0.0}
+    stats: dict = {"frames": 0, "infer_seconds": 0.0, "warnings": [], "decoded": 0, "timestamp_jumps": 0}
+    if colour_in.hdr:
+        stats["warnings"].append(f"note: {src.name} is {colour_in.bits}-bit HDR ({colour_in.hdr}); it is tone-mapped to SDR BT.709 "
+                                 f"(8-bit output)")
+    elif colour_in.bits > 8:
+        stats["warnings"].append(f"note: {src.name} is {colour_in.bits}-bit; the output is 8-bit")
+    t_start = time.perf_counter()
 
     with atomic_path(dst) as tmp:
-        out = av.open(str(tmp), "w", format=None)
+        options = {"movflags": "+faststart"} if dst.suffix.lower() in FASTSTART else {}
         try:
-            v_out = _video_stream(out, codec, rate, width, height, crf, bitrate, preset)
-            v_out.time_base = v_in.time_base
+            out = av.open(str(tmp), "w", format=CONTAINER_FORMATS[dst.suffix.lower()], options=options)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot write {dst.name}: {exc}") from None
+        try:
+            v_out, pix_fmt = _video_stream(out, codec, rate, width, height, crf, bitrate, preset)
+            tb = Fraction(1, 1) / Fraction(rate).limit_denominator(100000) if cfr else v_in.time_base
+            v_out.codec_context.time_base = tb
+            v_out.time_base = tb
+            colour_out.tag(v_out.codec_context)
             rotation = _rotation(src)
             if rotation:
                 v_out.set_display_rotation(rotation)
@@ -149,8 +322,9 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                     a_out.layout = a_in.codec_context.layout
                     transcode = av.AudioResampler(format=a_out.codec_context.format, layout=a_out.codec_context.layout,
                                                   rate=a_out.codec_context.sample_rate)
-
-            decoded = [0]
+            step = max(1, round(1 / (rate * v_in.time_base))) if v_in.time_base else 1
+            v_time = Timeline(step)
+            a_time = Timeline(1)
 
             def demux() -> None:
                 streams = [v_in] + ([a_in] if a_in is not None else [])
@@ -159,23 +333,31 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                         if pipe.stop.is_set():
                             return
                         if packet.stream.type == "audio":
-                            # copied packets pass as they are; for re-encoding, decode here (the input's thread)
-                            items = [packet] if transcode is None else packet.decode()
-                            if packet.dts is not None and not all(pipe.put(pipe.q_in, ("a", i)) for i in items):
+                            if packet.dts is None:
+                                continue
+                            if transcode is None:  # copied packets keep their timestamps, made monotonic
+                                a_time.step = max(1, packet.duration or 1)
+                                dts = a_time(packet.dts)
+                                packet.pts, packet.dts = (packet.pts if packet.pts is not None else packet.dts) + dts - packet.dts, dts
+                                items = [packet]
+                            else:  # for re-encoding, decode here (the input's thread)
+                                items = packet.decode()
+                            if not all(pipe.put(pipe.q_in, ("a", i)) for i in items):
                                 return
                             continue
                         with stage("decode"):
-                            frames = [(f.to_ndarray(format="rgb24"), f.pts, f.time_base) for f in packet.decode()]
-                        for rgb, pts, time_base in frames:
-                            item = ("v", rgb, pts, time_base)
-                            if not pipe.put(pipe.q_in, item):
+                            frames = [(_to_rgb(f, colour_in), v_time(f.pts)) for f in packet.decode()]
+                        for rgb, pts in frames:
+                            if not pipe.put(pipe.q_in, ("v", rgb, pts)):
                                 return
-                            decoded[0] += 1
-                            if max_frames and decoded[0] >= max_frames:
+                            stats["decoded"] += 1
+                            if max_frames and stats["decoded"] >= max_frames:
                                 pipe.put(pipe.q_in, _END)
                                 return
                 except av.error.FFmpegError as exc:
-                    raise InputError(f"corrupt video data in {src}: {exc}") from None
+                    if stats["decoded"] == 0 or strict:
+                        raise InputError(f"corrupt video data in {src} after {stats['decoded']} frames: {exc}") from None
+                    stats["warnings"].append(f"warning: {src.name}: decoding stopped at damaged data after frame {stats['decoded']} ({exc})")
                 pipe.put(pipe.q_in, _END)
 
             def stylize() -> None:
@@ -188,7 +370,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                     styled = stylize_frames(stylizer, np.stack([p[1] for p in pending]), opts)
                     stats["infer_seconds"] += time.perf_counter() - t0
                     for p, s in zip(pending, styled):
-                        if not pipe.put(pipe.q_out, ("v", p[1], s, p[2], p[3])):
+                        if not pipe.put(pipe.q_out, ("v", p[1], s, p[2])):
                             return False
                     pending.clear()
                     return True
@@ -211,7 +393,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
 
             threads = [pipe.run(demux), pipe.run(stylize)]
             bar = tqdm(total=total, unit="frame", desc=f"stylevideo {src.name}", disable=not progress, dynamic_ncols=True)
-            t_start = time.perf_counter()
+            first_pts = None
             while True:
                 item = pipe.get(pipe.q_out)
                 if item is _END:
@@ -226,13 +408,19 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                             rf.pts = None
                             out.mux(a_out.encode(rf))
                     continue
-                _, source, styled, pts, time_base = item
+                _, source, styled, pts = item
                 if frame_hook is not None:
                     with stage("smoothing"):
                         styled = frame_hook(source, styled)
                 with stage("encode"):
-                    frame = av.VideoFrame.from_ndarray(styled, format="rgb24")
-                    frame.pts, frame.time_base = pts, time_base
+                    frame = _from_rgb(styled, pix_fmt, colour_out)
+                    if cfr:  # constant rate: frame numbers from where the input's first frame starts
+                        if first_pts is None:
+                            first_pts = round(pts * v_in.time_base / tb)
+                        frame.pts = first_pts + stats["frames"]
+                    else:
+                        frame.pts = pts
+                    frame.time_base = tb
                     out.mux(v_out.encode(frame))
                 stats["frames"] += 1
                 bar.update(1)
@@ -240,27 +428,39 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                 t.join(timeout=5)
             if pipe.error is not None:
                 raise pipe.error
+            if stats["frames"] == 0:
+                raise InputError(f"no frames could be decoded from {src}")
             out.mux(v_out.encode())
             if transcode is not None:
                 out.mux(a_out.encode())
             bar.close()
         except BaseException:
             pipe.stop.set()
+            for t in locals().get("threads", []):
+                t.join(timeout=2)  # the workers poll `stop`: let them leave native code before the files close
             raise
         finally:
             out.close()
             inp.close()
-        if stats["frames"] == 0:
-            raise InputError(f"no frames could be decoded from {src}")
+        expected = v_in.frames or 0
+        if not max_frames and expected > stats["frames"]:
+            message = f"{src.name} is truncated or damaged: {stats['frames']} of the {expected} frames its container lists could be decoded"
+            if strict:
+                raise InputError(message + " (--strict)")
+            stats["warnings"].append(f"warning: {message}; wrote those {stats['frames']} (--strict refuses such inputs)")
+    stats["timestamp_jumps"] = v_time.jumps
+    if v_time.jumps and not cfr:
+        stats["warnings"].append(f"note: {src.name}: timestamps jumped back {v_time.jumps} time(s) (concatenated streams?); "
+                                 f"the output continues from the last frame instead")
     stats["seconds"] = time.perf_counter() - t_start
     stats["fps"] = stats["frames"] / max(stats["seconds"], 1e-9)
     stats["audio"] = "none" if a_in is None else ("copied" if transcode is None else "re-encoded")
     return stats
 
 
-def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | None, bitrate: str | None,
+def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | None, bitrate: str | int | None,
                   preset: str | None = DEFAULT_PRESET):
-    """The output video stream: 4:2:0 where the size allows (odd sizes need 4:4:4), CRF or a bitrate, x264 preset."""
+    """The output video stream and its pixel format: CRF or a bitrate, x264 preset."""
     import av
 
     try:
@@ -268,24 +468,29 @@ def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | Non
     except (av.error.FFmpegError, ValueError) as exc:
         raise InputError(f"unknown or unavailable video codec '{codec}' ({exc})") from None
     stream.width, stream.height = width, height
-    stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    stream.pix_fmt = _pix_fmt(codec, width, height)
     options = {}
     if bitrate:
         stream.bit_rate = _parse_bitrate(bitrate)
     elif crf is not None and codec in X264_FAMILY:
         options["crf"] = str(crf)
+    elif crf is not None and codec in ("libvpx-vp9", "libvpx"):
+        options.update(crf=str(min(crf + 13, 63)), b="0")  # x264's 18 is about VP9's 31 (similar quality)
     if preset and codec in X264_FAMILY:
         options["preset"] = preset
+    if codec == "libx265":
+        options["x265-params"] = "log-level=error"
     stream.options = options
-    return stream
+    return stream, stream.pix_fmt
 
 
-def _parse_bitrate(text: str) -> int:
-    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
+def _parse_bitrate(text: str | int) -> int:
+    if isinstance(text, int):
+        return text
     try:
-        return int(float(text[:-1] if mult > 1 else text) * mult)
-    except ValueError:
-        raise InputError(f"bad --bitrate '{text}': use e.g. 4M or 800k") from None
+        return validate_bitrate(text)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(f"bad --bitrate: {exc}") from None
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -295,56 +500,106 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def stylize_images(files: list[Path], dst: Path, stylizer, opts: FrameOptions, fps: float, **video_kw) -> dict:
-    """A single image -> image; a folder of images -> a folder of images or a video at --fps."""
+def output_kind(dst: Path) -> str:
+    """'image', 'video' or 'folder' from the output path: a folder has no extension (or exists as one)."""
+    suffix = dst.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if dst.is_dir() or not suffix:
+        return "folder"
+    raise InputError(f"unknown output extension '{dst.suffix}' for {dst.name}: use an image "
+                     f"({', '.join(IMAGE_SUFFIXES)}), a video ({', '.join(VIDEO_SUFFIXES)}) or a folder (no extension)")
+
+
+def folder_names(files: list[Path]) -> list[str]:
+    """Output names for a folder of images (stem + .png); refuses inputs whose outputs would collide."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        name = f.stem + ".png"
+        if name in seen:
+            raise InputError(f"{seen[name].name} and {f.name} would both be written as {name}; rename one of them")
+        seen[name] = f
+    return list(seen)
+
+
+def stylize_images(files: list[Path], dst: Path, stylizer, opts: FrameOptions, fps: float, keep_going: bool = False,
+                   **video_kw) -> dict:
+    """A single image -> image; images -> a folder of images (all or nothing; --keep-going writes the good
+    ones and raises PartialFailure listing the bad) or a video at --fps."""
     t0 = time.perf_counter()
-    if dst.suffix.lower() in IMAGE_SUFFIXES:
+    kind = output_kind(dst)
+    if kind == "image":
         if len(files) != 1:
             raise InputError("several input images need an output folder or video")
         write_image(dst, stylize_frames(stylizer, read_image(files[0])[None], opts)[0])
-    elif dst.suffix.lower() in VIDEO_SUFFIXES:
+    elif kind == "video":
         return _images_to_video(files, dst, stylizer, opts, fps, **video_kw)
     else:
-        dst.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            write_image(dst / (f.stem + ".png"), stylize_frames(stylizer, read_image(f)[None], opts)[0])
+        names = folder_names(files)
+        failed: list[str] = []
+        with atomic_folder(dst) as tmp:
+            for f, name in zip(files, names):
+                try:
+                    write_image(tmp / name, stylize_frames(stylizer, read_image(f)[None], opts)[0])
+                except InputError as exc:
+                    if not keep_going:
+                        raise InputError(f"{exc}; nothing was written to {dst} (--keep-going writes the other images)") from None
+                    failed.append(f.name)
+        if failed:
+            raise PartialFailure(f"{len(files) - len(failed)} of {len(files)} images written to {dst}; "
+                                 f"failed: {', '.join(failed)}")
     secs = time.perf_counter() - t0
     return {"frames": len(files), "seconds": secs, "fps": len(files) / max(secs, 1e-9), "audio": "none"}
 
 
-def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions, fps: float, codec: str = "libx264",
-                     crf: int | None = 18, bitrate: str | None = None, preset: str | None = DEFAULT_PRESET, **_) -> dict:
+def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions, fps: float, codec: str | None = None,
+                     crf: int | None = 18, bitrate: str | int | None = None, preset: str | None = DEFAULT_PRESET, **_) -> dict:
     import av
 
+    codec = codec or default_codec(dst)
+    check_codec(codec, dst)
     first = read_image(files[0])
     h, w = first.shape[:2]
     t0 = time.perf_counter()
-    with atomic_path(dst) as tmp, av.open(str(tmp), "w") as out:
-        stream = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate, preset)
+    options = {"movflags": "+faststart"} if dst.suffix.lower() in FASTSTART else {}
+    with atomic_path(dst) as tmp, av.open(str(tmp), "w", format=CONTAINER_FORMATS[dst.suffix.lower()], options=options) as out:
+        stream, pix_fmt = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate, preset)
+        colour = Colour(*BT709)  # photos carry no YUV matrix: tag what we convert with
+        colour.tag(stream.codec_context)
         for f in files:
             rgb = read_image(f)
             if rgb.shape[:2] != (h, w):
                 raise InputError(f"{f.name} is {rgb.shape[1]}x{rgb.shape[0]}, the first image is {w}x{h}")
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(stylize_frames(stylizer, rgb[None], opts)[0], format="rgb24")))
+            out.mux(stream.encode(_from_rgb(stylize_frames(stylizer, rgb[None], opts)[0], pix_fmt, colour)))
         out.mux(stream.encode())
     secs = time.perf_counter() - t0
     return {"frames": len(files), "seconds": secs, "fps": len(files) / max(secs, 1e-9), "audio": "none"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="stylevideo", description=__doc__.splitlines()[0])
+    p = Parser(prog="stylevideo", description=__doc__.splitlines()[0])
     p.add_argument("input", help="video file, image, or folder of images")
-    p.add_argument("output", help="video (.mp4 .mkv .mov .webm), image, or folder")
+    p.add_argument("output", help="video (.mp4 .mkv .mov .webm .avi), image, or folder (a path without extension)")
     add_model_args(p, default_style="mosaic")
     e = p.add_argument_group("encoding")
-    e.add_argument("--codec", default="libx264", help="video encoder (default libx264)")
-    e.add_argument("--crf", type=int, default=18, help="constant rate factor for x264/x265 (default 18, lower = better)")
-    e.add_argument("--bitrate", help="target bitrate instead of --crf, e.g. 4M")
+    e.add_argument("--codec", help="video encoder (default: libvpx-vp9 for .webm, libx264 otherwise)")
+    e.add_argument("--crf", type=int_range(0, 51), default=18, help="constant rate factor 0..51 for x264/x265 (default 18, lower = better)")
+    e.add_argument("--bitrate", type=validate_bitrate, help="target bitrate instead of --crf, e.g. 4M or 800k (10k..1G)")
     e.add_argument("--preset", default=DEFAULT_PRESET, choices=X264_PRESETS, metavar="PRESET",
                    help=f"x264/x265 speed preset: {', '.join(X264_PRESETS)} (default {DEFAULT_PRESET}; x264's own default 'medium' is 3x slower)")
-    e.add_argument("--fps", type=float, default=25.0, help="frame rate when the input is a folder of images")
-    e.add_argument("--batch", type=int, default=1, help="frames per inference call (larger helps GPUs)")
-    e.add_argument("--max-frames", type=int, help="stop after N frames (a preview; audio is cut near the same point)")
+    e.add_argument("--fps", type=float_range(0.0, 1000.0, lo_open=True), default=25.0,
+                   help="frame rate when the input is a folder of images (0 < FPS <= 1000)")
+    e.add_argument("--cfr", action="store_true",
+                   help="constant frame rate output: renumber frames at the input's average rate (AVI always is; "
+                        "by default each frame keeps its own timestamp, so variable-rate input stays variable)")
+    e.add_argument("--batch", type=int_range(1, 256), default=1, help="frames per inference call, 1..256 (larger helps GPUs)")
+    e.add_argument("--max-frames", type=positive_int, help="stop after N frames (a preview; audio is cut near the same point)")
+    e.add_argument("--strict", action="store_true",
+                   help="a truncated or damaged input is an error (exit 2, no output) instead of a warning with the frames that decoded")
+    e.add_argument("--keep-going", action="store_true",
+                   help="folder output: write the images that worked, list the ones that failed, exit 1")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.add_argument("--realtime", action="store_true",
                    help="the net must keep up with the video's frame rate: measure it first, and say so (or with --auto-lite switch to the -lite net) if not")
@@ -360,8 +615,17 @@ def run(args: argparse.Namespace) -> dict:
         raise StylecastError("--batch must be >= 1")
     if src.resolve() == dst.resolve():
         raise InputError("output would overwrite the input")
-    if not src.is_dir():
+    image_input = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
+    kind = output_kind(dst)  # before the model loads: a bad output is said at once
+    if kind != "folder":
         check_output_dir(dst)
+    if kind == "video":
+        check_codec(args.codec or default_codec(dst), dst)
+    elif not image_input:
+        raise InputError(f"a video input needs a video output ({', '.join(VIDEO_SUFFIXES)}), got {dst.name}")
+    files = (_image_files(src) if src.is_dir() else [src]) if image_input else []
+    if kind == "folder":
+        folder_names(files)
     smoother_from_args(args)  # validate before the model loads
     size, rate = _frame_size_and_rate(src)
     stylizer, opts = open_from_args(args, "mosaic", size, rate if args.realtime else None)
@@ -371,15 +635,15 @@ def run(args: argparse.Namespace) -> dict:
 
         clock = stylizer.clock = StageClock()
     kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
-    if src.is_dir():
-        stats = stylize_images(_image_files(src), dst, stylizer, opts, args.fps, **kw)
-    elif src.suffix.lower() in IMAGE_SUFFIXES:
-        stats = stylize_images([src], dst, stylizer, opts, args.fps, **kw)
+    if image_input:
+        stats = stylize_images(files, dst, stylizer, opts, args.fps, keep_going=args.keep_going, **kw)
     else:
         smoother = smoother_from_args(args)
         stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother,
-                              max_frames=args.max_frames, clock=clock, **kw)
+                              max_frames=args.max_frames, clock=clock, strict=args.strict, cfr=args.cfr, **kw)
         stats["scene_cuts"] = smoother.cuts if smoother else None
+    for line in stats.get("warnings", []):
+        print(line, file=sys.stderr)
     print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
           f"backend {stylizer.backend}, audio {stats['audio']}", file=sys.stderr)
     if clock is not None:
