@@ -50,13 +50,33 @@ class OrtStylizer(Stylizer):
         self.backend = "onnxruntime CUDA" if used == "CUDAExecutionProvider" else f"onnxruntime CPU, {self.threads} threads"
         self.card = card_from_session(self.session)
         self.name = self.card.get("name", path.stem)
+        # CUDA: IO binding, so ORT writes the output into a device buffer it keeps, not a new one per frame
+        self.binding = self.session.io_binding() if used == "CUDAExecutionProvider" else None
 
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        if self.binding is None:
+            return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        b = self.binding
+        b.bind_cpu_input(INPUT_NAME, np.ascontiguousarray(x, np.float32))
+        b.bind_output(OUTPUT_NAME, "cuda")
+        self.session.run_with_iobinding(b)
+        return b.copy_outputs_to_cpu()[0]
+
+    def run_device(self, x):
+        """CUDA only: an OrtValue on the GPU in, an OrtValue on the GPU out (no host round trip, for GPU next stages)."""
+        if self.binding is None:
+            raise StylecastError("run_device needs the ONNX Runtime CUDA provider")
+        b = self.binding
+        b.bind_ortvalue_input(INPUT_NAME, x)
+        b.bind_output(OUTPUT_NAME, "cuda")
+        self.session.run_with_iobinding(b)
+        return b.get_outputs()[0]
 
 
 class TorchStylizer(Stylizer):
     """PyTorch fast path for GPU users without TensorRT: fp16 NCHW with fused instance norms, CUDA graphs per input shape."""
+
+    MAX_GRAPHS = 3  # input shapes whose CUDA graphs are kept (--max-size, a resized window, portrait clips)
 
     def __init__(self, path: Path, device: str | None = None):
         try:
@@ -75,23 +95,36 @@ class TorchStylizer(Stylizer):
 
             net = fuse_instance_norms(net).half().to(self.device)
         self.net = net.eval().to(self.device)
-        self.graphs: dict[tuple, tuple] = {}
+        from collections import OrderedDict
+
+        self.graphs: OrderedDict[tuple, tuple] = OrderedDict()  # least recently used first
         self.backend = "torch CUDA fp16 (CUDA graphs)" if self.cuda else f"torch CPU fp32, {torch.get_num_threads()} threads"
 
-    def _graph(self, shape: tuple):
+    def _capture(self, shape: tuple) -> tuple:
+        """(graph, static input, static output) for one input shape; the graph owns a private memory pool."""
         torch = self.torch
-        if shape not in self.graphs:
-            static_in = torch.zeros(shape, device=self.device, dtype=torch.half)
-            stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream), torch.no_grad():
-                for _ in range(2):
-                    self.net(static_in)
-            torch.cuda.current_stream().wait_stream(stream)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph), torch.no_grad():
-                static_out = self.net(static_in)
-            self.graphs[shape] = (graph, static_in, static_out)
+        static_in = torch.zeros(shape, device=self.device, dtype=torch.half)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream), torch.no_grad():
+            for _ in range(2):
+                self.net(static_in)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), torch.no_grad():
+            static_out = self.net(static_in)
+        return graph, static_in, static_out
+
+    def _graph(self, shape: tuple):
+        """The graph for this shape; at most MAX_GRAPHS kept (each pins its pool: a 1080p one is ~1 GB)."""
+        if shape in self.graphs:
+            self.graphs.move_to_end(shape)
+            return self.graphs[shape]
+        while len(self.graphs) >= self.MAX_GRAPHS:
+            self.graphs.popitem(last=False)  # dropping the graph and its tensors releases its pool
+            if self.cuda:
+                self.torch.cuda.empty_cache()
+        self.graphs[shape] = self._capture(shape)
         return self.graphs[shape]
 
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
@@ -106,65 +139,32 @@ class TorchStylizer(Stylizer):
             return static_out.float().cpu().numpy()
 
 
-class TrtStylizer(Stylizer):
-    """TensorRT engine with pinned host buffers, device buffers and one CUDA stream (pycuda)."""
+def __getattr__(name: str):
+    """TrtStylizer, cached_engine and engine_cache_dir live in runtime.trt_engine, imported on first use."""
+    if name in ("TrtStylizer", "cached_engine", "engine_cache_dir"):
+        from runtime import trt_engine
 
-    def __init__(self, path: Path):
-        from runtime.gpu import cuda_device, gpu_identity, import_tensorrt
-        from runtime.trt_sidecar import check_compatible, read_sidecar
-
-        trt = import_tensorrt()
-        info = read_sidecar(path)
-        self.cuda, device, self.context_cuda = cuda_device()
-        gpu, cc = gpu_identity(device)
-        for w in check_compatible(info, trt.__version__, gpu, cc):
-            print(f"warning: {w}", file=sys.stderr)
-        self.logger = trt.Logger(trt.Logger.ERROR)
-        runtime = trt.Runtime(self.logger)
-        if info.get("version_compatible"):
-            runtime.engine_host_code_allowed = True
-        self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
-        if self.engine is None:
-            raise InputError(f"TensorRT {trt.__version__} could not load {path} (corrupt, or built by another version)")
-        self.context = self.engine.create_execution_context()
-        self.stream = self.cuda.Stream()
-        self.shape: tuple = ()
-        self.card = info.get("card", {})
-        self.name = self.card.get("name", path.stem)
-        self.profile = info.get("profile", {})
-        self.backend = f"TensorRT {trt.__version__} {info.get('precision', 'fp16')} on {gpu}"
-
-    def _allocate(self, shape: tuple) -> None:
-        lo, hi = self.profile.get("min"), self.profile.get("max")
-        if lo and hi and not all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
-            raise StylecastError(f"frame shape {list(shape)} is outside the engine's profile {lo}..{hi}: "
-                                 f"use --max-size or rebuild with a larger --max")
-        cuda = self.cuda
-        self.context.set_input_shape(INPUT_NAME, shape)
-        self.host_in = cuda.pagelocked_empty(shape, np.float32)
-        self.host_out = cuda.pagelocked_empty(shape, np.float32)
-        self.dev_in = cuda.mem_alloc(self.host_in.nbytes)
-        self.dev_out = cuda.mem_alloc(self.host_out.nbytes)
-        self.context.set_tensor_address(INPUT_NAME, int(self.dev_in))
-        self.context.set_tensor_address(OUTPUT_NAME, int(self.dev_out))
-        self.shape = shape
-
-    def run_nchw(self, x: np.ndarray) -> np.ndarray:
-        if x.shape != self.shape:
-            self._allocate(tuple(x.shape))
-        np.copyto(self.host_in, x)
-        self.cuda.memcpy_htod_async(self.dev_in, self.host_in, self.stream)
-        if not self.context.execute_async_v3(self.stream.handle):
-            raise StylecastError("TensorRT execution failed")
-        self.cuda.memcpy_dtoh_async(self.host_out, self.dev_out, self.stream)
-        self.stream.synchronize()
-        return self.host_out.copy()
+        return getattr(trt_engine, name)
+    raise AttributeError(f"module 'runtime.engines' has no attribute '{name}'")
 
 
 def _ort_has_cuda() -> bool:
     import onnxruntime as ort
 
     return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def _ort_cuda_missing() -> tuple[str, bool]:
+    """(why onnxruntime has no CUDA provider, whether the install is broken): onnxruntime and onnxruntime-gpu
+    share one module folder, so installing the CPU wheel after the GPU one silently replaces it."""
+    from importlib import metadata
+
+    try:
+        metadata.version("onnxruntime-gpu")
+    except metadata.PackageNotFoundError:
+        return "onnxruntime has no CUDA provider here (README: GPU install); using CPU", False
+    return ("onnxruntime-gpu is installed but the CPU onnxruntime overwrote it: pip uninstall -y onnxruntime && "
+            "pip install --force-reinstall --no-deps onnxruntime-gpu; using CPU"), True
 
 
 def resolve(spec: str) -> Path:
@@ -182,31 +182,6 @@ def _sibling_onnx(path: Path) -> Path | None:
         if cand.is_file():
             return cand
     return None
-
-
-def engine_cache_dir() -> Path:
-    return cache_root() / "engines"
-
-
-def cached_engine(onnx_path: Path, say: Callable[[str], None]) -> Path:
-    """A TensorRT engine for this ONNX file, GPU and TensorRT version: built once (about a minute), then reused."""
-    from runtime.files import sha256_file
-    from runtime.gpu import cuda_device, gpu_identity, import_tensorrt
-
-    trt = import_tensorrt()
-    if not hasattr(trt, "Builder"):
-        raise DependencyError("only the TensorRT runtime is installed, not the builder: build an engine elsewhere with python -m export.trt")
-    _, device, _ = cuda_device()
-    gpu, cc = gpu_identity(device)
-    key = f"{onnx_path.stem}-{sha256_file(onnx_path)[:12]}-trt{trt.__version__}-sm{cc.replace('.', '')}"
-    engine = engine_cache_dir() / f"{key}.trt"
-    if not engine.is_file():
-        from export.trt import build_engine
-
-        engine.parent.mkdir(parents=True, exist_ok=True)
-        say(f"building a TensorRT engine for {onnx_path.stem} on {gpu} (once; cached in {engine.parent})")
-        build_engine(onnx_path, engine, timing_cache=engine.parent / "timing.cache", verbose=False)
-    return engine
 
 
 def _openvino(path: Path, precision: str, threads: int | None, say: Callable[[str], None],
@@ -248,6 +223,8 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
     if suffix in ENGINE_SUFFIXES:
         if backend not in ("auto", "trt"):
             raise StylecastError(f"{path.name} is a TensorRT engine; use --backend trt or pass the .onnx model")
+        from runtime.trt_engine import TrtStylizer
+
         try:
             stylizer = TrtStylizer(path)
         except DependencyError as exc:
@@ -261,6 +238,8 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
             raise StylecastError(f"{path.name} is a PyTorch checkpoint; export it with python -m export.onnx to use {backend}")
         stylizer = TorchStylizer(path)
     if stylizer is None and suffix in ONNX_SUFFIXES and backend in ("auto", "trt"):
+        from runtime.trt_engine import TrtStylizer, cached_engine
+
         try:
             stylizer = TrtStylizer(cached_engine(path, say))
         except DependencyError as exc:
@@ -269,6 +248,10 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
             if not notes:
                 reason = str(exc).split(":")[0]
                 notes.append(f"{reason}; using the CPU backends (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
+        except StylecastError as exc:  # a failed build or fidelity gate: auto goes on to the next backend
+            if backend == "trt":
+                raise
+            notes.append(f"TensorRT unusable for {path.name} ({str(exc)[:200]}); falling back to the next backend")
     if stylizer is None and backend == "torch":
         raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
     has_cuda = backend in ("auto", "ort-cuda") and _ort_has_cuda()
@@ -280,8 +263,10 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
                 raise
             notes.append(f"{exc}; using ONNX Runtime CPU (pip install openvino is up to 8x faster on CPUs)")
     if stylizer is None:
-        if backend == "ort-cuda" and not has_cuda:
-            notes.append("onnxruntime has no CUDA provider here (pip install onnxruntime-gpu); using CPU")
+        if backend in ("auto", "ort-cuda") and not has_cuda:
+            why, broken = _ort_cuda_missing()
+            if backend == "ort-cuda" or broken:
+                notes.append(why)
         stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
     for n in notes:
         say(f"note: {n}")

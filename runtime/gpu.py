@@ -1,5 +1,13 @@
-"""Which NVIDIA GPU and TensorRT are here, asked without torch (pycuda) and without crashing when absent."""
+"""Which NVIDIA GPU and TensorRT are here, asked without torch (pycuda) and without crashing when absent.
+
+pycuda keeps a CUDA context stack per thread, and aborts the process at exit ("context stack was not
+empty") when one is left pushed. So the primary context is never left current: `CudaContext.active()`
+pushes it around each piece of GPU work, on whichever thread does it, and pops it again.
+"""
 from __future__ import annotations
+
+import contextlib
+from typing import Iterator
 
 from runtime.errors import DependencyError
 
@@ -16,24 +24,49 @@ def import_tensorrt():
     return trt
 
 
-def cuda_device():
-    """(pycuda.driver module, primary context) for GPU 0, or DependencyError."""
+def cuda_driver():
+    """pycuda.driver, initialised, with at least one GPU; else DependencyError. Pushes no context."""
     try:
         import pycuda.driver as cuda
     except ImportError:
         raise DependencyError(f"pycuda is not installed: {GPU_INSTALL_HINT}") from None
     try:
         cuda.init()
-        if cuda.Device.count() == 0:
-            raise DependencyError(f"no NVIDIA GPU found: {GPU_INSTALL_HINT}")
-        device = cuda.Device(0)
-        context = device.retain_primary_context()
-        context.push()
+        count = cuda.Device.count()
     except cuda.Error as exc:
         raise DependencyError(f"CUDA is not usable here ({exc}): {GPU_INSTALL_HINT}") from None
-    return cuda, device, context
+    if count == 0:
+        raise DependencyError(f"no NVIDIA GPU found: {GPU_INSTALL_HINT}")
+    return cuda
 
 
-def gpu_identity(device) -> tuple[str, str]:
+def gpu_identity(device=None) -> tuple[str, str]:
+    """(name, 'major.minor' compute capability) of GPU 0 (device queries need no current context)."""
+    if device is None:
+        device = cuda_driver().Device(0)
     major, minor = device.compute_capability()
     return device.name(), f"{major}.{minor}"
+
+
+class CudaContext:
+    """GPU 0's primary context (the one torch and the CUDA runtime use), current only inside active()."""
+
+    def __init__(self, ordinal: int = 0):
+        self.cuda = cuda_driver()
+        self.device = self.cuda.Device(ordinal)
+        try:
+            self.context = self.device.retain_primary_context()
+        except self.cuda.Error as exc:
+            raise DependencyError(f"CUDA is not usable here ({exc}): {GPU_INSTALL_HINT}") from None
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator:
+        """Make the context current on this thread for the block, whatever thread that is; yields pycuda.driver."""
+        self.context.push()
+        try:
+            yield self.cuda
+        finally:
+            self.cuda.Context.pop()
+
+    def identity(self) -> tuple[str, str]:
+        return gpu_identity(self.device)

@@ -45,6 +45,22 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split(".")[:3] if p.isdigit())
 
 
+# Across major versions TensorRT documents one pair: version-compatible TensorRT 10 engines load in TensorRT 11
+# (TensorRT 11.1 "Engine Compatibility"; support matrix: "TensorRT 10 version-compatible engines can run with a
+# TensorRT 11 runtime").
+CROSS_MAJOR = {(10, 11)}
+
+
+def loadable(built: str, running: str, version_compatible: bool) -> bool:
+    """Can TensorRT `running` deserialize an engine built by TensorRT `built`?"""
+    b, r = _version_tuple(built), _version_tuple(running)
+    if not version_compatible:
+        return built == running
+    if b[:1] == r[:1]:
+        return r >= b
+    return bool(b and r) and (b[0], r[0]) in CROSS_MAJOR
+
+
 def check_compatible(info: dict, trt_version: str, gpu_name: str, compute_capability: str) -> list[str]:
     """Raise EngineMismatch if the engine cannot run here; return warnings for mismatches that are only slow."""
     built_cc = str(info.get("compute_capability", ""))
@@ -53,10 +69,7 @@ def check_compatible(info: dict, trt_version: str, gpu_name: str, compute_capabi
             f"engine built for {info.get('gpu', '?')} (compute capability {built_cc}) cannot run on {gpu_name} "
             f"(compute capability {compute_capability}); rebuild it here with python -m export.trt")
     built = str(info.get("tensorrt_version", ""))
-    if info.get("version_compatible"):
-        ok = _version_tuple(built)[:1] == _version_tuple(trt_version)[:1] and _version_tuple(trt_version) >= _version_tuple(built)
-    else:
-        ok = built == trt_version
+    ok = loadable(built, trt_version, bool(info.get("version_compatible"))) if built else True
     if built and not ok:
         kind = "version-compatible " if info.get("version_compatible") else ""
         raise EngineMismatch(
