@@ -19,9 +19,10 @@ from runtime import catalog
 from runtime.cli_common import add_model_args, model_spec, open_from_args, smoother_from_args
 from runtime.engines import Stylizer, open_stylizer
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
-from runtime.files import atomic_path
+from runtime.files import atomic_path, check_output_dir
 from runtime.frames import bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
-from runtime.video import DEFAULT_PRESET
+from runtime.validate import Parser, float_range, int_range, positive_int
+from runtime.video import CONTAINER_FORMATS, DEFAULT_PRESET, FASTSTART, check_codec, default_codec
 
 WINDOW = "stylecam"
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line errors say what failed
@@ -87,19 +88,28 @@ class LatestFrame:
 
 
 class Recorder:
-    """MP4 recording of what the window shows (H.264 via PyAV), written atomically on stop."""
+    """A recording of what the window shows (H.264, or VP9 for .webm, via PyAV), written atomically on stop.
+    A signal (SIGTERM, SIGHUP, Ctrl-C) stops it the same way: the file holds what was recorded until then."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]):
         import av
 
         self.path = path
+        codec = default_codec(path)
+        check_codec(codec, path)
         self._ctx = atomic_path(path)
         tmp = self._ctx.__enter__()
-        self.out = av.open(str(tmp), "w")
-        self.stream = self.out.add_stream("libx264", rate=round(fps) or 30)
-        self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"preset": DEFAULT_PRESET}  # recording must keep up with the camera
+        try:
+            self.out = av.open(str(tmp), "w", format=CONTAINER_FORMATS[path.suffix.lower()],
+                               options={"movflags": "+faststart"} if path.suffix.lower() in FASTSTART else {})
+            self.stream = self.out.add_stream(codec, rate=round(fps) or 30)
+            self.stream.width, self.stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
+            self.stream.pix_fmt = "yuv420p"
+            # recording must keep up with the camera
+            self.stream.options = {"preset": DEFAULT_PRESET} if codec == "libx264" else {"deadline": "realtime", "cpu-used": "8"}
+        except BaseException as exc:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
 
     def write(self, rgb: np.ndarray) -> None:
         import av
@@ -108,8 +118,13 @@ class Recorder:
         self.out.mux(self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
 
     def close(self) -> None:
-        self.out.mux(self.stream.encode())
-        self.out.close()
+        """Flush the encoder and move the file into place (also when a signal ends the session)."""
+        try:
+            self.out.mux(self.stream.encode())
+            self.out.close()
+        except BaseException as exc:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         self._ctx.__exit__(None, None, None)
 
 
@@ -122,19 +137,20 @@ def overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="stylecam", description=__doc__.splitlines()[0])
+    p = Parser(prog="stylecam", description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    src.add_argument("--camera", type=int_range(0, 255), default=0, help="camera index (default 0)")
     src.add_argument("--source", help="a video file or stream URL instead of a camera")
-    p.add_argument("--width", type=int, help="requested capture width")
-    p.add_argument("--height", type=int, help="requested capture height")
-    p.add_argument("--fps", type=float, help="requested capture frame rate")
+    p.add_argument("--width", type=int_range(16, 16384), help="requested capture width")
+    p.add_argument("--height", type=int_range(16, 16384), help="requested capture height")
+    p.add_argument("--fps", type=float_range(0.0, 1000.0, lo_open=True), help="requested capture frame rate (0 < FPS <= 1000)")
     p.add_argument("--loop", action="store_true", help="replay a --source file from the start when it ends")
     add_model_args(p, default_style="mosaic")
     p.add_argument("--no-window", action="store_true", help="headless: print FPS every second")
-    p.add_argument("--max-frames", type=int, help="stop after this many stylized frames")
+    p.add_argument("--max-frames", type=positive_int, help="stop after this many stylized frames")
     p.add_argument("--snapshot-dir", default=".", help="where 's' saves PNGs (default: current folder)")
-    p.add_argument("--record", help="record the stylized stream to this MP4 from the start ('r' toggles)")
+    p.add_argument("--record", help="record the stylized stream to this file (.mp4 .mkv .mov .webm) from the start ('r' toggles); "
+                   "SIGTERM/SIGHUP/Ctrl-C finalise it")
     return p.parse_args(argv)
 
 
@@ -202,6 +218,9 @@ class Session:
 def run(args: argparse.Namespace) -> dict:
     if args.max_frames is not None and args.max_frames < 1:
         raise StylecastError("--max-frames must be >= 1")
+    if args.record:  # before the camera opens: a bad name is said at once
+        check_output_dir(args.record)
+        check_codec(default_codec(Path(args.record)), Path(args.record))
     source: int | str = args.source if args.source else args.camera
     capture = LatestFrame(source, args.width, args.height, args.fps, args.loop)  # before the model: no camera fails fast
     width, height = int(capture.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))

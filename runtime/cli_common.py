@@ -12,6 +12,9 @@ from runtime.engines import BACKENDS, PRECISIONS, Stylizer, open_stylizer
 from runtime.errors import StylecastError
 from runtime.frames import FrameOptions
 from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother
+from runtime.validate import float_range, int_range
+
+MAX_THREADS = 1024
 
 
 def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None) -> None:
@@ -24,14 +27,14 @@ def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None)
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="OpenVINO precision: auto (the fastest that passes its fidelity check on this CPU; measured once, cached), "
                         "f32, bf16 (CPUs with AMX or AVX512-BF16), int8 (models quantized at export)")
-    g.add_argument("--threads", type=int, help="CPU threads for OpenVINO / ONNX Runtime (default: all cores)")
+    g.add_argument("--threads", type=int_range(1, MAX_THREADS), help="CPU threads for OpenVINO / ONNX Runtime (default: all cores)")
     g.add_argument("--auto-lite", action="store_true",
                    help="when the full net cannot keep up with the frame rate needed, use the style's -lite net (it is said, never silent)")
     f = p.add_argument_group("frame options")
-    f.add_argument("--max-size", type=int, help="cap the long side fed to the network; the result is scaled back")
-    f.add_argument("--strength", type=float, default=1.0, help="0..1 blend with the input (default 1: fully styled)")
+    f.add_argument("--max-size", type=int_range(16, 16384), help="cap the long side fed to the network, 16..16384; the result is scaled back")
+    f.add_argument("--strength", type=float_range(0.0, 1.0), default=1.0, help="0..1 blend with the input (default 1: fully styled)")
     f.add_argument("--preserve-color", action="store_true", help="keep the input's colours (luminance-only style)")
-    f.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="S",
+    f.add_argument("--smooth", type=float_range(0.0, 0.95), default=DEFAULT_SMOOTH, metavar="S",
                    help=f"temporal smoothing 0..0.95: flow-guided blend of the previous stylized frame (default {DEFAULT_SMOOTH})")
     f.add_argument("--no-smooth", dest="smooth", action="store_const", const=0.0, help="per-frame stylization (flickers)")
 

@@ -16,6 +16,9 @@ from runtime.files import atomic_path
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 PAD_MULTIPLE = 8  # the Johnson net downsamples twice by 2, the lite net three times
+# smaller frames are edge-padded to this side and cropped back: the nets' reflection padding needs
+# every feature map (1/8 size for the lite net) wider than the pad
+MIN_SIDE = 64
 
 
 def bgr_to_rgb(image: np.ndarray) -> np.ndarray:
@@ -148,14 +151,23 @@ class FrameOptions:
         self.keep_color = keep_color
 
 
+def _run_padded(net, frames: np.ndarray) -> np.ndarray:
+    """net(frames), with frames smaller than MIN_SIDE edge-padded for the net and cropped back."""
+    h, w = frames.shape[1:3]
+    if min(h, w) >= MIN_SIDE:
+        return net(frames)
+    padded = np.pad(frames, ((0, 0), (0, max(0, MIN_SIDE - h)), (0, max(0, MIN_SIDE - w)), (0, 0)), mode="edge")
+    return np.ascontiguousarray(net(padded)[:, :h, :w])
+
+
 def stylize_frames(net, frames: np.ndarray, opts: FrameOptions) -> np.ndarray:
     """RGB uint8 NxHxWx3 (same size) -> stylized, same shape. `net` maps NxhxWx3 uint8 -> same (a Stylizer)."""
     h, w = frames.shape[1:3]
     if opts.max_size and max(h, w) > opts.max_size:
         small = np.stack([cap_long_side(f, opts.max_size) for f in frames])
-        styled = np.stack([resize_to(s, h, w) for s in net(small)])
+        styled = np.stack([resize_to(s, h, w) for s in _run_padded(net, small)])
     else:
-        styled = net(frames)
+        styled = _run_padded(net, frames)
     if opts.keep_color:
         styled = np.stack([preserve_color(s, f) for s, f in zip(styled, frames)])
     if opts.strength < 1.0:

@@ -146,9 +146,12 @@ def _pix_fmt(codec: str, width: int, height: int) -> str:
     """4:2:0 where the size allows (odd sizes need 4:4:4), among the formats the encoder takes."""
     import av
 
-    formats = [f.name for f in (av.Codec(codec, "w").video_formats or [])]
+    enc = av.Codec(codec, "w")
+    formats = [f.name for f in (enc.video_formats or [])]
     even = width % 2 == 0 and height % 2 == 0
     wanted = ["yuv420p", "yuvj420p", "yuv444p", "yuvj444p"] if even else ["yuv444p", "yuvj444p"]
+    if enc.canonical_name == "mjpeg":  # JPEG is full range: its limited-range formats need 'strict' mode
+        wanted = [w for w in wanted if w.startswith("yuvj")] + wanted
     for name in wanted:
         if not formats or name in formats:
             return name
@@ -322,6 +325,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
                     a_out.layout = a_in.codec_context.layout
                     transcode = av.AudioResampler(format=a_out.codec_context.format, layout=a_out.codec_context.layout,
                                                   rate=a_out.codec_context.sample_rate)
+            _start(out, codec)
             step = max(1, round(1 / (rate * v_in.time_base))) if v_in.time_base else 1
             v_time = Timeline(step)
             a_time = Timeline(1)
@@ -484,6 +488,18 @@ def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | Non
     return stream, stream.pix_fmt
 
 
+def _start(out, codec: str) -> None:
+    """Open the encoders and write the header now, so settings a codec refuses are said before any decoding."""
+    import av
+
+    try:
+        out.start_encoding()
+    except av.error.FFmpegError as exc:
+        if isinstance(exc, OSError) and exc.errno in (28, 27, 122):  # ENOSPC, EFBIG, EDQUOT: cli_entry says it
+            raise
+        raise InputError(f"the {codec} encoder refused these settings ({exc.strerror or exc}); try --codec libx264") from None
+
+
 def _parse_bitrate(text: str | int) -> int:
     if isinstance(text, int):
         return text
@@ -568,6 +584,7 @@ def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions,
         stream, pix_fmt = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate, preset)
         colour = Colour(*BT709)  # photos carry no YUV matrix: tag what we convert with
         colour.tag(stream.codec_context)
+        _start(out, codec)
         for f in files:
             rgb = read_image(f)
             if rgb.shape[:2] != (h, w):
@@ -629,6 +646,7 @@ def run(args: argparse.Namespace) -> dict:
     smoother_from_args(args)  # validate before the model loads
     size, rate = _frame_size_and_rate(src)
     stylizer, opts = open_from_args(args, "mosaic", size, rate if args.realtime else None)
+    check_memory(size, opts, stylizer, args.batch)
     clock = None
     if args.profile:
         from runtime.profile import StageClock
@@ -657,6 +675,36 @@ def run(args: argparse.Namespace) -> dict:
         stats["profile"] = clock.report(stats["frames"], stats["seconds"], alone)
         print(format_report(stats["profile"]), file=sys.stderr)
     return stats
+
+
+BYTES_PER_PIXEL = 900  # peak host memory of the full net on ONNX Runtime CPU, measured (~840 B per input pixel)
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(size: tuple[int, int] | None, opts: FrameOptions, stylizer, batch: int = 1) -> None:
+    """Refuse, with the --max-size that would fit, frames whose CPU inference needs more memory than is free."""
+    backend = str(getattr(stylizer, "backend", "")).lower()
+    if size is None or any(k in backend for k in ("cuda", "tensorrt", "gpu")):
+        return
+    h, w = size
+    if opts.max_size and max(h, w) > opts.max_size:
+        scale = opts.max_size / max(h, w)
+        h, w = h * scale, w * scale
+    need, free = h * w * BYTES_PER_PIXEL * batch, _available_memory()
+    if free is not None and need > free:
+        fit = int(max(h, w) * (free / need) ** 0.5) // 16 * 16
+        raise InputError(f"a {int(w)}x{int(h)} frame needs about {need / 2**30:.1f} GiB for the network, "
+                         f"{free / 2**30:.1f} GiB is free; use --max-size {max(16, fit)} or smaller")
 
 
 def _frame_size_and_rate(src: Path) -> tuple[tuple[int, int] | None, float | None]:

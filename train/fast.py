@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
+from runtime.validate import Parser, float_range, int_range, non_negative_float, non_negative_int, positive_int
 from runtime.frames import cap_long_side, from_nchw, read_image, resize_to, to_nchw, write_image
 from train import losses
 from train.data import PhotoCrops, list_images
@@ -34,35 +36,35 @@ LOG_FIELDS = ["step", "content", "style", "tv", "total", "images_per_s"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m train.fast", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m train.fast", description=__doc__.splitlines()[0])
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--data", required=True, help="folder tree of training photos")
     p.add_argument("--out", required=True, help="output weights (.safetensors, or .pth for pytorch/examples format)")
     p.add_argument("--name", help="style name for the model card (default: the output's stem)")
-    p.add_argument("--image-size", type=int, default=256, help="training crop size (default 256)")
-    p.add_argument("--style-size", type=int, default=512, help="long side of the style image (default 512)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--steps", type=int, default=10000, help="optimizer steps (default 10000)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--content-weight", type=float, default=1e5)
-    p.add_argument("--style-weight", type=float, default=1e10)
-    p.add_argument("--tv-weight", type=float, default=0.0)
+    p.add_argument("--image-size", type=int_range(16, 4096), default=256, help="training crop size (default 256)")
+    p.add_argument("--style-size", type=int_range(16, 8192), default=512, help="long side of the style image (default 512)")
+    p.add_argument("--batch-size", type=int_range(1, 1024), default=4)
+    p.add_argument("--steps", type=positive_int, default=10000, help="optimizer steps (default 10000)")
+    p.add_argument("--lr", type=float_range(0.0, 10.0, lo_open=True), default=1e-3)
+    p.add_argument("--content-weight", type=non_negative_float, default=1e5)
+    p.add_argument("--style-weight", type=non_negative_float, default=1e10)
+    p.add_argument("--tv-weight", type=non_negative_float, default=0.0)
     p.add_argument("--content-layers", nargs="+", default=DEFAULT_CONTENT_LAYERS)
     p.add_argument("--style-layers", nargs="+", default=DEFAULT_STYLE_LAYERS)
     p.add_argument("--net", choices=["vgg16", "vgg19"], default="vgg16")
     p.add_argument("--vgg", help="local VGG weights (.pth/.safetensors); default $STYLECAST_VGG or torchvision's URL")
     p.add_argument("--vgg-input", choices=["torchvision", "caffe"], help="input convention of --vgg (default: from its metadata)")
-    p.add_argument("--width", type=float, default=1.0, help="channel multiplier of the transform net (1.0 = Johnson's)")
+    p.add_argument("--width", type=float_range(0.0, 8.0, lo_open=True), default=1.0, help="channel multiplier of the transform net (1.0 = Johnson's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--workers", type=int, help="data loader workers (default 0 on CPU, 4 on CUDA)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int_range(1, 1024), help="CPU threads for torch")
+    p.add_argument("--workers", type=int_range(0, 256), help="data loader workers (default 0 on CPU, 4 on CUDA)")
+    p.add_argument("--seed", type=non_negative_int, default=42)
     p.add_argument("--workdir", help="checkpoints, log.csv and samples (default: <out>.run/)")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=positive_int, default=200)
+    p.add_argument("--sample-every", type=non_negative_int, default=500)
     p.add_argument("--val", nargs="*", help="photos to stylize as samples (default: two from --data)")
     p.add_argument("--resume", action="store_true", help="continue from <workdir>/checkpoint.pt")
-    p.add_argument("--stop-after", type=int, help="end this process after N steps, as a kill would (time-boxed runs, tests)")
+    p.add_argument("--stop-after", type=positive_int, help="end this process after N steps, as a kill would (time-boxed runs, tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -150,8 +152,7 @@ def train(args: argparse.Namespace) -> Path | None:
     if out.suffix not in (".safetensors", ".pth", ".model"):
         raise InputError(f"--out must end in .safetensors or .pth, got {out.name}")
     workdir = Path(args.workdir or f"{out}.run")
-    workdir.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = workdir / "checkpoint.pt", workdir / "log.csv"
+    ckpt_path = workdir / "checkpoint.pt"
     for name in ("image_size", "batch_size", "steps", "checkpoint_every"):
         if getattr(args, name) < 1:
             raise StylecastError(f"--{name.replace('_', '-')} must be >= 1")
@@ -165,18 +166,6 @@ def train(args: argparse.Namespace) -> Path | None:
     _seed_everything(args.seed)
     net = TransformerNet(_scaled_channels(args.width)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    start, elapsed = 0, 0.0
-    if args.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        net.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        start, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
-        _set_rng_state(ckpt["rng"])
-        _rewrite_log(log_path, _read_log(log_path, upto=start))
-    elif not args.resume:
-        log_path.unlink(missing_ok=True)
-    if not log_path.is_file():
-        _rewrite_log(log_path, [])
 
     cuda = device.type == "cuda"
     if cuda:
@@ -190,6 +179,33 @@ def train(args: argparse.Namespace) -> Path | None:
         grams = losses.style_targets([{k: v.float() for k, v in style_feats.items()}], [1.0], args.style_layers)
     weights = losses.LossWeights(args.content_weight, args.style_weight, args.tv_weight)
     val_photos = [cap_long_side(read_image(v), 256) for v in args.val] if args.val else _default_val(dataset)
+
+    created = not workdir.exists()  # made as late as possible, and removed again if no checkpoint came of it
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset)
+    except BaseException:
+        if created and not ckpt_path.is_file():
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset) -> Path | None:
+    """Resume (or start) the log and run the optimizer steps; a checkpoint every --checkpoint-every."""
+    ckpt_path, log_path = workdir / "checkpoint.pt", workdir / "log.csv"
+    cuda = device.type == "cuda"
+    start, elapsed = 0, 0.0
+    if args.resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        start, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
+        _set_rng_state(ckpt["rng"])
+        _rewrite_log(log_path, _read_log(log_path, upto=start))
+    elif not args.resume:
+        log_path.unlink(missing_ok=True)
+    if not log_path.is_file():
+        _rewrite_log(log_path, [])
 
     workers = args.workers if args.workers is not None else (4 if cuda else 0)
     loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(start * args.batch_size, args.steps * args.batch_size),

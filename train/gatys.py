@@ -17,6 +17,7 @@ from tqdm import tqdm
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import check_output_dir
 from runtime.frames import IMAGE_SUFFIXES, from_nchw, preserve_color, read_image, resize_long_side, resize_to, to_nchw, write_image
+from runtime.validate import Parser, float_range, int_range, non_negative_float, non_negative_int
 from train import losses
 from train.device import pick_device
 from train.vgg import CAFFE, VGGFeatures, build_vgg, load_weights, validate_layers
@@ -51,19 +52,19 @@ def parse_style(text: str) -> StyleSpec:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m train.gatys", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m train.gatys", description=__doc__.splitlines()[0])
     p.add_argument("content", help="content image")
     p.add_argument("style_image", nargs="?", help="style image (or use --style, repeatable, PATH[:WEIGHT])")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, ...)")
     p.add_argument("--style", action="append", default=[], metavar="PATH[:WEIGHT]", help="style image with blend weight; repeat to blend")
-    p.add_argument("--size", type=int, default=512, help="long side of the output in pixels (default 512)")
-    p.add_argument("--scales", type=int, nargs="+", help="coarse-to-fine long sides, e.g. 256 512 1024 (overrides --size)")
-    p.add_argument("--iters", type=int, default=300, help="optimizer iterations per scale (default 300)")
+    p.add_argument("--size", type=int_range(1, 16384), default=512, help="long side of the output in pixels (default 512)")
+    p.add_argument("--scales", type=int_range(1, 16384), nargs="+", help="coarse-to-fine long sides, e.g. 256 512 1024 (overrides --size)")
+    p.add_argument("--iters", type=int_range(1, 100000), default=300, help="optimizer iterations per scale (default 300)")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
-    p.add_argument("--lr", type=float, help="step size (default: 1 for L-BFGS, 5 for Adam, in 0-255 pixel units)")
-    p.add_argument("--content-weight", type=float, default=1.0, help="alpha (default 1)")
-    p.add_argument("--style-weight", type=float, help="beta (default 1e6 for torchvision VGG weights, 1e1 for Caffe)")
-    p.add_argument("--tv-weight", type=float, default=0.0, help="weight of squared total variation (default 0)")
+    p.add_argument("--lr", type=float_range(0.0, 1e6, lo_open=True), help="step size (default: 1 for L-BFGS, 5 for Adam, in 0-255 pixel units)")
+    p.add_argument("--content-weight", type=non_negative_float, default=1.0, help="alpha (default 1)")
+    p.add_argument("--style-weight", type=non_negative_float, help="beta (default 1e6 for torchvision VGG weights, 1e1 for Caffe)")
+    p.add_argument("--tv-weight", type=non_negative_float, default=0.0, help="weight of squared total variation (default 0)")
     p.add_argument("--net", choices=["vgg19", "vgg16"], default="vgg19")
     p.add_argument("--content-layers", nargs="+", help="default: relu4_2 (vgg19) / relu3_3 (vgg16)")
     p.add_argument("--style-layers", nargs="+", help="default: relu1_1..relu5_1 (vgg19) / relu1_2 relu2_2 relu3_3 relu4_3 (vgg16)")
@@ -71,8 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preserve-color", action="store_true", help="luminance-only transfer: keep the content's colours")
     p.add_argument("--vgg", help="local VGG weights (.pth/.safetensors); default $STYLECAST_VGG, else torchvision's URL")
     p.add_argument("--vgg-input", choices=["torchvision", "caffe"], help="input convention of --vgg (default: its metadata)")
-    p.add_argument("--save-every", type=int, default=0, metavar="K", help="also write OUT_iterK.png every K iterations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=non_negative_int, default=0, metavar="K", help="also write OUT_iterK.png every K iterations")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p.parse_args(argv)
