@@ -251,7 +251,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
         except StylecastError as exc:  # a failed build or fidelity gate: auto goes on to the next backend
             if backend == "trt":
                 raise
-            notes.append(f"TensorRT unusable for {path.name} ({str(exc)[:200]}); falling back to the next backend")
+            notes.append(f"TensorRT unusable for {path.name} ({str(exc)[:400]}); falling back to the next backend")
     if stylizer is None and backend == "torch":
         raise StylecastError(f"--backend torch needs a .pth/.safetensors model, got {path.name}")
     has_cuda = backend in ("auto", "ort-cuda") and _ort_has_cuda()

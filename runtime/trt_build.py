@@ -22,12 +22,13 @@ from runtime.files import atomic_path, sha256_file
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, PRECISION_KEY
 from runtime.trt_sidecar import ENGINE_SUFFIXES, sidecar_path, write_sidecar
 
-# (N, C, H, W): one optimization profile from small webcam frames up to 1080p, landscape and portrait.
-DEFAULT_MIN = (1, 3, 128, 128)
+# (N, C, H, W): one optimization profile from small frames up to 1080p, landscape and portrait (batch up to 4).
+DEFAULT_MIN = (1, 3, 32, 32)  # thumbnails and --max-size previews too
 DEFAULT_OPT = (1, 3, 720, 1280)
 DEFAULT_MAX = (4, 3, 1920, 1920)
 DEFAULT_WORKSPACE_GB = 4.0
 FIDELITY_DB = 40.0
+GATE_SIZES = ((256, 256), (360, 640))  # (H, W) of the gate's photos; those outside the engine's profile are skipped
 Shape = Sequence[int]
 
 
@@ -84,8 +85,8 @@ def fp16_onnx(onnx_path: Path) -> bytes:
         from onnx import TensorProto, numpy_helper
         from onnxconverter_common import float16
     except ImportError:
-        raise DependencyError("TensorRT 11 builds from a float16 ONNX: pip install onnx onnxconverter-common, "
-                              "or export one with python -m export.onnx --fp16") from None
+        raise DependencyError("TensorRT 11 builds from a float16 ONNX, made with onnx and onnxconverter-common: "
+                              "pip install onnx onnxconverter-common, or export one with python -m export.onnx --fp16") from None
     model = onnx.load(str(onnx_path))
     inits = {i.name: i for i in model.graph.initializer}
     kept = []
@@ -182,7 +183,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, lo: Shape = DEF
     return info
 
 
-def check_batches(images: Sequence[Path], sizes: Sequence[tuple[int, int]] = ((256, 256), (360, 640))) -> list[np.ndarray]:
+def check_batches(images: Sequence[Path], sizes: Sequence[tuple[int, int]] = GATE_SIZES) -> list[np.ndarray]:
     """NCHW float32 batches of real photos resized to each size (the way the runtime feeds them)."""
     from runtime.frames import read_image, resize_to, to_nchw
 
@@ -200,8 +201,9 @@ def fidelity_gate(engine_path: Path, onnx_path: Path, images: Sequence[Path] | N
     engine = TrtStylizer(Path(engine_path))
     try:
         reference = OrtStylizer(Path(onnx_path), use_cuda=False)
+        sizes = [s for s in GATE_SIZES if engine.accepts((1, 3, *s))] or [tuple(engine.profile["opt"][2:])]
         worst = float("inf")
-        for batch in check_batches(images or sample_images()):
+        for batch in check_batches(images or sample_images(), sizes):
             for x in batch:
                 got = engine.run_nchw(x[None])
                 if not np.isfinite(got).all():

@@ -62,8 +62,8 @@ class TrtStylizer(Stylizer):
                 raise InputError(f"{path} has tensors {names}, expected '{INPUT_NAME}' and '{OUTPUT_NAME}'")
             self.dtype_in = np.dtype(trt.nptype(self.engine.get_tensor_dtype(INPUT_NAME)))
             self.dtype_out = np.dtype(trt.nptype(self.engine.get_tensor_dtype(OUTPUT_NAME)))
-            lo, _, hi = self.engine.get_tensor_profile_shape(INPUT_NAME, 0)
-            self.profile = {"min": list(lo), "max": list(hi)}
+            lo, opt, hi = self.engine.get_tensor_profile_shape(INPUT_NAME, 0)
+            self.profile = {"min": list(lo), "opt": list(opt), "max": list(hi)}
             self.context = self.engine.create_execution_context()
             if self.context is None:
                 raise StylecastError(f"TensorRT could not create an execution context for {path.name} (out of GPU memory?)")
@@ -74,9 +74,13 @@ class TrtStylizer(Stylizer):
         self.name = self.card.get("name", path.stem)
         self.backend = f"TensorRT {trt.__version__} {info.get('precision', 'fp16')} on {gpu}"
 
+    def accepts(self, shape: tuple) -> bool:
+        """Is this NCHW shape inside the engine's optimization profile?"""
+        return all(a <= s <= b for a, s, b in zip(self.profile["min"], shape, self.profile["max"]))
+
     def _allocate(self, cuda, shape: tuple) -> None:
         lo, hi = self.profile["min"], self.profile["max"]
-        if not all(a <= s <= b for a, s, b in zip(lo, shape, hi)):
+        if not self.accepts(shape):
             raise StylecastError(f"frame shape {list(shape)} is outside the engine's profile {lo}..{hi}: "
                                  f"use --max-size or rebuild with a larger --max")
         self.stream.synchronize()  # the old buffers may still be in use by queued work
@@ -138,7 +142,7 @@ def cached_engine(onnx_path: Path, say: Callable[[str], None]) -> Path:
     folder = engine_cache_dir()
     engine, failed = folder / f"{key}.trt", folder / f"{key}.failed"
     if failed.is_file():
-        raise StylecastError(f"{failed.read_text().strip()} (remembered in {failed}; delete it to retry)")
+        raise StylecastError(f"remembered in {failed} (delete it to retry): {failed.read_text().strip()}")
     if not engine.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         say(f"building a TensorRT engine for {onnx_path.stem} on {gpu} (once; cached in {folder})")
