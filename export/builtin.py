@@ -1,7 +1,10 @@
 """`python -m export.builtin WEIGHTS.safetensors ...`: (re)build the built-in styles shipped in runtime/styles.
 
-Each trained net becomes runtime/styles/NAME.onnx (float16 weights, float32 compute, parity- and
-PSNR-checked by export.onnx) and an entry of runtime/styles/styles.json with its model card.
+A net is installed only if it passes the quality gate of train.quality (issue 11): style and content
+distance on ../shared/data/content photos, and for full nets the per-frame and smoothed flicker on a
+video; a net that fails is refused with its numbers and nothing is written. A passing net becomes
+runtime/styles/NAME.onnx (float16 weights, float32 compute, parity- and PSNR-checked by export.onnx) and
+an entry of runtime/styles/styles.json with its model card and its measured figures.
 """
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ import json
 from pathlib import Path
 
 from export.onnx import export
-from runtime.catalog import CATALOGUE, STYLES_DIR, load_catalogue
-from runtime.errors import cli_entry
+from runtime.catalog import CATALOGUE, STYLES_DIR
+from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
+from runtime.frames import read_image
 from train.model_io import load_style_model
 
 # Where each style image comes from (the paintings before 1956 are public domain).
@@ -28,21 +32,66 @@ SOURCES = {
 }
 
 
-def build(weights: list[Path]) -> list[dict]:
-    entries = {e["name"]: e for e in load_catalogue()}
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def style_image(card: dict, name: str, given: Path | None = None) -> Path:
+    """The painting a net was trained on: --style-image, else the card's file name in ../shared/data/styles."""
+    if given:
+        if not given.is_file():
+            raise InputError(f"style image not found: {given}")
+        return given
+    for cand in (card.get("style_image"), f"{name.removesuffix('-lite')}.jpg"):
+        if cand and (SHARED / "styles" / Path(cand).name).is_file():
+            return SHARED / "styles" / Path(cand).name
+    raise InputError(f"no style image for {name}: pass --style-image (the quality gate compares against the painting)")
+
+
+def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dict:
+    """train.quality's figures and gate verdict for one trained net (flicker only for full nets)."""
+    from train.quality import NetStylizer, QualityMeter, evaluate, load_photos, read_video_frames
+
+    net, card = load_style_model(weights)
+    variant = card.get("arch", {}).get("variant", "johnson")
+    frames = read_video_frames(video) if video is not None and variant != "lite" else None
+    scores = evaluate(NetStylizer(net), variant, QualityMeter(), load_photos(photos), read_image(style), frames)
+    scores.pop("per_photo", None)
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}
+
+
+def build(weights: list[Path], style_images: dict[str, Path] | None = None, photos: Path = SHARED / "content",
+          video: Path | None = SHARED / "videos" / "slow_traffic_small.mp4", styles_dir: Path = STYLES_DIR) -> list[dict]:
+    """Gate every net first (all or nothing), then export the ones given and rewrite styles.json."""
+    catalogue = styles_dir / CATALOGUE.name
+    entries = {e["name"]: e for e in (json.loads(catalogue.read_text())["styles"] if catalogue.is_file() else [])}
+    if not photos.is_dir():
+        raise InputError(f"quality-gate photos not found: {photos} (pass --photos DIR)")
+    if video is not None and not video.is_file():
+        raise InputError(f"flicker video not found: {video} (pass --video FILE)")
+    measured: dict[Path, dict] = {}
+    refused = []
     for w in weights:
         _, card = load_style_model(w)
         name = card.get("name", w.stem)
-        dst = STYLES_DIR / f"{name}.onnx"
+        measured[w] = measure(w, style_image(card, name, (style_images or {}).get(name)), photos, video)
+        if not measured[w]["passes"]:
+            refused.append(f"{name}: {', '.join(measured[w]['gate_failures'])}")
+    if refused:
+        raise StylecastError("refused, below the quality gate (nothing installed): " + "; ".join(refused))
+    for w in weights:
+        _, card = load_style_model(w)
+        name = card.get("name", w.stem)
+        dst = styles_dir / f"{name}.onnx"
         report = export(w, dst, fp16_weights=True)
         entries[name] = {"name": name, "file": dst.name, "sha256": sha256_file(dst), "bytes": dst.stat().st_size,
                          **SOURCES.get(name.removesuffix("-lite"), {"title": name, "artist": "unknown"}),
                          "variant": card.get("arch", {}).get("variant", "johnson"),
                          "export": {"precision": report["precision"], "psnr_vs_fp32_db": round(report["psnr_vs_fp32_db"], 1),
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},
+                         "quality": {**measured[w], "photos": str(photos), "video": str(video) if video else None},
                          "card": card}
     ordered = sorted(entries.values(), key=lambda e: e["name"])
-    with atomic_path(CATALOGUE) as tmp:
+    with atomic_path(catalogue) as tmp:
         tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": ordered}, indent=2) + "\n")
     return ordered
 
@@ -51,8 +100,18 @@ def build(weights: list[Path]) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m export.builtin", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", type=Path, help="trained style nets (.safetensors with model cards)")
+    p.add_argument("--style-image", action="append", default=[], metavar="NAME=FILE",
+                   help="the painting of style NAME (default: the card's file in ../shared/data/styles)")
+    p.add_argument("--photos", type=Path, default=SHARED / "content", help="quality-gate photos (default ../shared/data/content)")
+    p.add_argument("--video", type=Path, default=SHARED / "videos" / "slow_traffic_small.mp4", help="flicker video")
     a = p.parse_args(argv)
-    for e in build(a.weights):
+    images = {}
+    for item in a.style_image:
+        name, sep, file = item.partition("=")
+        if not sep:
+            p.error(f"--style-image wants NAME=FILE, got {item}")
+        images[name] = Path(file)
+    for e in build(a.weights, images, a.photos, a.video):
         print(f"{e['name']}: {e['file']} ({e['bytes'] / 1e6:.2f} MB), {e['card'].get('steps') or e['card'].get('hyperparameters', {}).get('steps', '?')} steps")
 
 

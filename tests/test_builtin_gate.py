@@ -1,0 +1,35 @@
+"""export.builtin installs a style only if it passes the quality gate (issue 11): refusal with numbers, nothing written."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_user_error, run_cli
+
+CLIP = Path(__file__).resolve().parents[1] / "runtime" / "samples" / "clip.mp4"
+
+
+def test_a_net_below_the_gate_is_refused_with_its_numbers(small_model, style_png, photo_dir, random_vgg16):
+    styles = Path(__file__).resolve().parents[1] / "runtime" / "styles"
+    before = {p.name: p.stat().st_mtime_ns for p in styles.iterdir() if not p.name.startswith(".")}
+    proc = run_cli("export.builtin", str(small_model), "--style-image", f"tiny={style_png}", "--photos", str(photo_dir),
+                   "--video", str(CLIP), env={"STYLECAST_VGG": str(random_vgg16)})
+    assert_user_error(proc, "refused", "tiny: style", "> 0.25")
+    assert {p.name: p.stat().st_mtime_ns for p in styles.iterdir() if not p.name.startswith(".")} == before  # nothing installed or rewritten
+
+
+def test_a_net_that_passes_is_installed_with_its_figures(small_model, style_png, photo_dir, random_vgg16, tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import export.builtin as builtin
+    from train import quality
+
+    monkeypatch.setenv("STYLECAST_VGG", str(random_vgg16))
+    monkeypatch.setitem(quality.GATE, "johnson", {k: 1e9 for k in quality.GATE["johnson"]})  # a gate any net passes
+    entries = builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    (entry,) = entries
+    assert (tmp_path / "tiny.onnx").is_file() and entry["quality"]["passes"]
+    assert {"style", "content", "flicker", "flicker_smoothed"} <= set(entry["quality"])
+    saved = json.loads((tmp_path / "styles.json").read_text())["styles"][0]
+    assert saved["quality"]["style"] == entry["quality"]["style"] > 0
