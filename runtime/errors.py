@@ -65,8 +65,7 @@ def cli_entry(func: F) -> F:
         except OSError as exc:
             if exc.errno not in _ENV_ERRNOS:
                 raise
-            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-            print(f"{_prog()}: error: {_ENV_ERRNOS[exc.errno]}{where}; nothing was written", file=sys.stderr)
+            print(f"{_prog()}: error: {_ENV_ERRNOS[exc.errno]} while writing; nothing was written", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
         except MemoryError:
             print(f"{_prog()}: error: out of memory; use a smaller --max-size (or --batch 1)", file=sys.stderr)

@@ -301,7 +301,7 @@ def stylize_video(src: Path, dst: Path, stylizer, opts: FrameOptions, codec: str
     t_start = time.perf_counter()
 
     with atomic_path(dst) as tmp:
-        options = {"movflags": "+faststart"} if dst.suffix.lower() in FASTSTART else {}
+        options = _mux_options(dst)
         try:
             out = av.open(str(tmp), "w", format=CONTAINER_FORMATS[dst.suffix.lower()], options=options)
         except (av.error.FFmpegError, OSError) as exc:
@@ -488,6 +488,17 @@ def _video_stream(out, codec: str, rate, width: int, height: int, crf: int | Non
     return stream, stream.pix_fmt
 
 
+def _mux_options(dst: Path) -> dict:
+    """MP4/MOV: the index first (faststart). Matroska stores negative timestamps (AAC priming), so the
+    muxer must not shift every stream forward to avoid them: that moved MKV video by ~23 ms."""
+    suffix = dst.suffix.lower()
+    if suffix in FASTSTART:
+        return {"movflags": "+faststart"}
+    if suffix in (".mkv", ".webm"):
+        return {"avoid_negative_ts": "disabled"}
+    return {}
+
+
 def _start(out, codec: str) -> None:
     """Open the encoders and write the header now, so settings a codec refuses are said before any decoding."""
     import av
@@ -579,7 +590,7 @@ def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions,
     first = read_image(files[0])
     h, w = first.shape[:2]
     t0 = time.perf_counter()
-    options = {"movflags": "+faststart"} if dst.suffix.lower() in FASTSTART else {}
+    options = _mux_options(dst)
     with atomic_path(dst) as tmp, av.open(str(tmp), "w", format=CONTAINER_FORMATS[dst.suffix.lower()], options=options) as out:
         stream, pix_fmt = _video_stream(out, codec, Fraction(fps).limit_denominator(1001), w, h, crf, bitrate, preset)
         colour = Colour(*BT709)  # photos carry no YUV matrix: tag what we convert with
