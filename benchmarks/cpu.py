@@ -122,6 +122,27 @@ def stylecam_fps(src: Path, style: str, threads: int, frames: int = 60) -> float
     return float(np.median(fps[1:])) if len(fps) > 1 else (fps[0] if fps else None)
 
 
+STARTUP = ("import sys, numpy as np; from runtime.engines import open_stylizer; "
+           "s = open_stylizer(sys.argv[1], 'openvino', int(sys.argv[2]), precision=sys.argv[3], announce=lambda m: None); "
+           "s(np.zeros((360, 640, 3), np.uint8))")
+
+
+def startup_rows(style: str, threads: int) -> list[dict]:
+    """Seconds from process start to the first stylized 640x360 frame: empty cache, then the same cache again."""
+    import os
+
+    rows = []
+    for precision in ("f32", "auto"):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "STYLECAST_CACHE": cache, "PYTHONPATH": str(ROOT)}
+            for run in ("first run (empty cache)", "second run (cached)"):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-c", STARTUP, style, str(threads), precision], cwd=ROOT, env=env, check=True)
+                rows.append({"style": style, "precision": precision, "run": run, "seconds": time.perf_counter() - t0})
+                print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--styles", nargs="+", default=["starry", "starry-lite"])
@@ -133,6 +154,7 @@ def main() -> None:
     print(f"CPU: {info['cpu']}, {info['cores']} cores")
     sizes = ["640x360"] if a.quick else list(SIZES)
     eng = [r for s in a.styles for r in engine_rows(s, a.threads, sizes, 5 if a.quick else 20)]
+    starts = [r for s in a.styles for r in startup_rows(s, a.threads)]
     e2e, profiles = [], {}
     with tempfile.TemporaryDirectory() as d:
         clips = {"640x360": VIDEO}
@@ -156,9 +178,11 @@ def main() -> None:
     print(table(eng, ["style", "size", "backend", "ms_per_frame", "fps", "vs_onnxruntime", "psnr_vs_ort_db"]))
     print()
     print(table(e2e, ["style", "size", "backend", "smoothing", "frames", "fps", "net_alone_fps", "pipeline_share"]))
+    print()
+    print(table(starts, ["style", "precision", "run", "seconds"]))
     print("\nstylecam --source slow_traffic_small.mp4 --no-window:", cam)
     slug = re.sub(r"[^a-z0-9]+", "-", info["cpu"].lower()).strip("-")
-    print("saved", save(f"cpu_{slug}", {"threads": a.threads, "engines": eng, "stylevideo": e2e, "stylecam_fps": cam, "profiles": profiles}))
+    print("saved", save(f"cpu_{slug}", {"threads": a.threads, "engines": eng, "startup": starts, "stylevideo": e2e, "stylecam_fps": cam, "profiles": profiles}))
 
 
 if __name__ == "__main__":
