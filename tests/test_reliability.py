@@ -190,6 +190,42 @@ def test_concatenated_ts_keeps_every_frame_and_its_spacing(tmp_path, suffix):
     assert t_out[jump] - t_out[jump - 1] == pytest.approx(0.04, abs=1e-3)  # continues one frame later
 
 
+def _ts_segment(path: Path, start_s: float) -> Path:
+    """An MPEG-TS recording with video and AAC audio whose clocks start at start_s."""
+    with av.open(str(path), "w", format="mpegts") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 90000)
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        for i in range(12):
+            f = av.VideoFrame.from_ndarray(_pattern(i, 64, 48), format="rgb24")
+            f.pts, f.time_base = int((start_s + i * 0.04) * 90000), Fraction(1, 90000)
+            c.mux(v.encode(f))
+        for j in range(12):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, int(start_s * 48000) + j * 1024, Fraction(1, 48000)
+            c.mux(a.encode(af))
+        c.mux(v.encode())
+        c.mux(a.encode())
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_concatenated_ts_with_audio(tmp_path, suffix):
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(_ts_segment(tmp_path / "a.ts", 10).read_bytes() + _ts_segment(tmp_path / "b.ts", 0).read_bytes())
+    out = tmp_path / f"out{suffix}"
+    stats = video.stylize_video(joined, out, identity, FrameOptions(), progress=False)
+    assert stats["frames"] == 24 and stats["audio"] == "copied"
+    with av.open(str(joined)) as c:
+        audio_in = sum(1 for p in c.demux(audio=0) if p.dts is not None and p.size)
+    with av.open(str(out)) as c:
+        dts = [float(p.dts * p.time_base) for p in c.demux(audio=0) if p.dts is not None and p.size]
+    assert len(dts) == audio_in and np.all(np.diff(dts) > 0)
+    assert np.all(np.diff(frame_times(out)) > 0)
+
+
 def test_sample_clip_timestamps_and_audio_sync_unchanged(tmp_path):
     out = tmp_path / "out.mkv"
     video.stylize_video(sample_clip(), out, identity, FrameOptions(), progress=False)
@@ -304,6 +340,17 @@ def test_tiny_frames_are_padded_for_the_net(tmp_path, small_onnx):
     proc = run_cli("runtime.video", str(src), str(out), "--style", "mosaic-lite", "--backend", "ort-cpu", "--quiet", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(frame_times(out)) == 5
+
+
+def test_huge_frames_refused_with_a_max_size_that_fits(monkeypatch):
+    class Cpu:
+        backend = "onnxruntime CPU, 2 threads"
+
+    monkeypatch.setattr(video, "_available_memory", lambda: 8 * 2**30)
+    with pytest.raises(video.InputError, match=r"--max-size \d+"):
+        video.check_memory((8000, 8000), FrameOptions(), Cpu())
+    video.check_memory((8000, 8000), FrameOptions(max_size=1920), Cpu())  # fits once capped
+    video.check_memory((1080, 1920), FrameOptions(), Cpu())
 
 
 # ---- faults: signals, disk full ----
