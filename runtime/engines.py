@@ -1,4 +1,4 @@
-"""One interface over TensorRT, ONNX Runtime and PyTorch: RGB uint8 frames in, RGB uint8 frames out.
+"""One interface over TensorRT, ONNX Runtime, OpenVINO and PyTorch: RGB uint8 frames in, RGB uint8 frames out.
 
 `open_stylizer(name_or_path, backend="auto")` picks the fastest backend that works here, falls back
 with a one-line message when a faster one is unavailable, and says once which one it chose.
@@ -14,7 +14,6 @@ import numpy as np
 
 from runtime import catalog
 from runtime.errors import DependencyError, InputError, StylecastError
-from runtime.files import cache_root
 from runtime.openvino_engine import PRECISIONS
 from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, card_from_session
 from runtime.stylizer import NonFiniteOutput, Stylizer  # noqa: F401  (re-exported: the runtime's public names)
