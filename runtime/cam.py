@@ -175,7 +175,7 @@ class Session:
         self.style_index = index % len(self.names)
         backend = self.args.backend if self.args.backend != "trt" else "auto"
         self.stylizer = open_stylizer(self.names[self.style_index], backend, self.args.threads, precision=self.args.precision,
-                                      size_hint=self.size)
+                                      size_hint=self.size, device=self.args.device)
         if self.smoother:
             self.smoother.reset()  # never blend across a style change
 

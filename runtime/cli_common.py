@@ -27,6 +27,8 @@ def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None)
     g.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="OpenVINO precision: auto (the fastest that passes its fidelity check on this CPU; measured once, cached), "
                         "f32, bf16 (CPUs with AMX or AVX512-BF16), int8 (models quantized at export)")
+    g.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="OpenVINO device: cpu, or gpu for an Intel integrated/discrete GPU (with --backend openvino)")
     g.add_argument("--threads", type=int_range(1, MAX_THREADS), help="CPU threads for OpenVINO / ONNX Runtime (default: all cores)")
     g.add_argument("--auto-lite", action="store_true",
                    help="when the full net cannot keep up with the frame rate needed, use the style's -lite net (it is said, never silent)")
@@ -58,7 +60,7 @@ def open_from_args(args: argparse.Namespace, default_style: str | None = None, s
         scale = args.max_size / max(size)
         size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
     spec = model_spec(args, default_style)
-    stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size)
+    stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
     if need_fps:
         stylizer = keep_up(stylizer, spec, need_fps, size or (360, 640), args)
     return stylizer, opts
@@ -91,7 +93,7 @@ def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int
         say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
             f"--style {lite} (or --auto-lite) is the fast variant of this style")
         return stylizer
-    faster = open_stylizer(lite, args.backend, args.threads, precision=args.precision, size_hint=size)
+    faster = open_stylizer(lite, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
     lite_ms = frame_ms(faster, size)
     say(f"note: --auto-lite: {spec} runs at {1000 / ms:.1f} FPS at {where}, below the {need_fps:.0f} FPS needed; "
         f"using {lite} ({1000 / lite_ms:.1f} FPS)")

@@ -184,12 +184,19 @@ def _sibling_onnx(path: Path) -> Path | None:
 
 
 def _openvino(path: Path, precision: str, threads: int | None, say: Callable[[str], None],
-              size_hint: tuple[int, int] | None) -> Stylizer:
+              size_hint: tuple[int, int] | None, device: str = "cpu") -> Stylizer:
     """OpenVINO at the requested precision ('auto': the fastest that passes its fidelity check here)."""
     from runtime.openvino_engine import PROBE_SHAPE, OpenVinoStylizer, import_openvino, measure_precisions, pick_precision
 
     ov = import_openvino()
     core = ov.Core()
+    if device == "gpu":  # Intel integrated/discrete GPUs: OpenVINO's GPU plugin runs f16 by default
+        if not any(d.startswith("GPU") for d in core.available_devices):
+            raise DependencyError(f"OpenVINO sees no GPU here (devices: {', '.join(core.available_devices)}); "
+                                  "an Intel GPU and its compute driver are needed for --device gpu")
+        if precision not in ("auto", "f32"):
+            say(f"note: --precision {precision} applies to CPUs; the OpenVINO GPU runs its default (f16)")
+        return OpenVinoStylizer(path, "f32" if precision == "f32" else "gpu-default", threads, device="GPU", core=core)
     chosen = "f32"
     if precision != "f32":
         shape = PROBE_SHAPE if size_hint is None else (1, 3, *(-(-d // 8) * 8 for d in size_hint))
@@ -201,7 +208,7 @@ def _openvino(path: Path, precision: str, threads: int | None, say: Callable[[st
 
 
 def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, announce: Callable[[str], None] | None = None,
-                  precision: str = "auto", size_hint: tuple[int, int] | None = None) -> Stylizer:
+                  precision: str = "auto", size_hint: tuple[int, int] | None = None, device: str = "cpu") -> Stylizer:
     """Open a style by name or path on the requested backend ('auto' = best available, with fallbacks).
 
     precision applies to OpenVINO (auto | f32 | bf16 | int8); size_hint (height, width) is the frame size the
@@ -211,6 +218,10 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
         raise StylecastError(f"unknown backend '{backend}'; choose {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
         raise StylecastError(f"unknown precision '{precision}'; choose {', '.join(PRECISIONS)}")
+    if device not in ("cpu", "gpu"):
+        raise StylecastError(f"unknown device '{device}'; choose cpu or gpu")
+    if device == "gpu" and backend != "openvino":
+        raise StylecastError("--device gpu selects an Intel GPU through OpenVINO: use it with --backend openvino")
     if precision in ("bf16", "int8") and backend not in ("auto", "openvino"):
         raise StylecastError(f"--precision {precision} is an OpenVINO option; use --backend openvino (or auto)")
     say = announce or (lambda m: print(m, file=sys.stderr))
@@ -256,7 +267,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
     has_cuda = backend in ("auto", "ort-cuda") and _ort_has_cuda()
     if stylizer is None and not has_cuda and backend in ("auto", "openvino"):
         try:
-            stylizer = _openvino(path, precision, threads, say, size_hint)
+            stylizer = _openvino(path, precision, threads, say, size_hint, device)
         except DependencyError as exc:
             if backend == "openvino":
                 raise

@@ -26,7 +26,7 @@ from runtime.stylizer import Stylizer
 PRECISIONS = ("auto", "f32", "bf16", "int8")
 INT8_SUFFIX = ".int8.xml"  # NNCF-quantized OpenVINO IR shipped beside NAME.onnx (with its .bin)
 BF16_MIN_PSNR_DB = 40.0  # issue 12: bf16 must stay within 40 dB of f32 on a few frames
-INT8_MIN_PSNR_DB = 20.0  # int8 changes texture (its real check is the quality gate at export); this only catches a broken kernel
+INT8_MIN_PSNR_DB = 15.0  # int8 changes texture (21-35 dB against f32 on the built-ins; its real check is the export-time quality gate): this only catches a broken kernel
 PROBE_SHAPE = (1, 3, 360, 640)  # the size `auto` measures at when the caller has no better hint
 INT8_RT_KEY = "stylecast_int8"  # rt_info of the int8 IR: calibration set and measured fidelity (JSON)
 MAX_COMPILED = 3  # compiled shapes kept in memory (a video has one; a folder of photos may have many)
@@ -60,7 +60,7 @@ class OpenVinoStylizer(Stylizer):
 
     def __init__(self, path: Path, precision: str = "f32", threads: int | None = None, device: str = "CPU", core=None):
         ov = import_openvino()
-        if precision not in ("f32", "bf16", "int8"):
+        if precision not in ("f32", "bf16", "int8", "gpu-default"):
             raise StylecastError(f"OpenVINO precision must be f32, bf16 or int8, got {precision}")
         self.ov, self.path, self.precision, self.device = ov, path, precision, device
         self.core = core or ov.Core()
@@ -80,13 +80,18 @@ class OpenVinoStylizer(Stylizer):
         names = [n for p in self.model.inputs for n in p.get_names()]
         if INPUT_NAME not in names or len(self.model.inputs) != 1 or self.model.inputs[0].get_partial_shape().rank.get_length() != 4:
             raise InputError(f"{source.name}: expected one 4-D input '{INPUT_NAME}' (export with python -m export.onnx), got {names}")
-        self.config = {"INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-                       "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        self.config: dict = {"PERFORMANCE_HINT": "LATENCY"}
+        if device == "CPU":
+            self.config.update({"INFERENCE_NUM_THREADS": self.threads, "NUM_STREAMS": 1,
+                                "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"})
+        elif precision == "f32":
+            self.config["INFERENCE_PRECISION_HINT"] = "f32"
         self.compiled: OrderedDict[tuple, object] = OrderedDict()
         self.compile_seconds: dict[tuple, float] = {}
         self.card = _card_from_rt_info(self.model)
         self.name = self.card.get("name", path.stem)
-        self.backend = f"openvino {device} {precision}, {self.threads} threads"
+        self.backend = (f"openvino {device} {precision}, {self.threads} threads" if device == "CPU"
+                        else f"openvino {device} {'f16 (default)' if precision == 'gpu-default' else precision}")
 
     def _request(self, shape: tuple):
         """The infer request for this shape: reshape once, compile (from OpenVINO's disk cache when warm)."""

@@ -188,3 +188,17 @@ def test_int8_export_writes_a_checked_model_the_runtime_reads(small_onnx, photo_
     int8 = ove.OpenVinoStylizer(model, "int8", threads=1)
     img = _photo(48, 64)
     assert psnr(int8(img), OrtStylizer(model, use_cuda=False)(img)) > 20
+
+
+def test_openvino_gpu_device_is_used_where_present_and_refused_in_one_line_elsewhere(small_onnx):
+    from runtime.errors import StylecastError
+
+    with pytest.raises(StylecastError, match="--backend openvino"):
+        open_stylizer(str(small_onnx), "auto", device="gpu", announce=lambda m: None)
+    if any(d.startswith("GPU") for d in ov.Core().available_devices):
+        s = open_stylizer(str(small_onnx), "openvino", device="gpu", announce=lambda m: None)
+        img = _photo(48, 64)
+        assert s.backend.startswith("openvino GPU") and psnr(s(img), OrtStylizer(small_onnx, use_cuda=False)(img)) >= 35
+    else:
+        with pytest.raises(DependencyError, match="no GPU"):
+            open_stylizer(str(small_onnx), "openvino", device="gpu", announce=lambda m: None)

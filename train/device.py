@@ -35,3 +35,19 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
     return f"CPU {cpu_name()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 on CUDA GPUs that have it (fp16 on older ones) and on CPUs with native bf16 (AMX / AVX512-BF16);
+    None (fp32) elsewhere: emulated bf16 on an AVX2-only CPU is slower than fp32."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return None
+    return torch.bfloat16 if (" amx_bf16" in flags or " avx512_bf16" in flags) else None
+
+
+def amp_label(dtype: torch.dtype | None) -> str:
+    return f"autocast {str(dtype).replace('torch.', '')}" if dtype else "fp32"

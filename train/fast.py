@@ -23,11 +23,11 @@ from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
 from runtime.validate import Parser, float_range, int_range, non_negative_float, non_negative_int, positive_int
 from runtime.frames import cap_long_side, from_nchw, read_image, resize_to, to_nchw, write_image
-from train import losses
-from train.data import PhotoCrops, list_images
-from train.device import describe, pick_device
+from train import distributed, losses
+from train.data import PhotoCrops
+from train.device import amp_label, autocast_dtype, describe, pick_device
 from train.model_io import save_style_model
-from train.transformer_net import DEFAULT_CHANNELS, DEFAULT_RESIDUAL_BLOCKS, TransformerNet
+from train.transformer_net import DEFAULT_CHANNELS, TransformerNet
 from train.vgg import build_vgg, validate_layers
 
 DEFAULT_CONTENT_LAYERS = ["relu2_2"]
@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vgg-input", choices=["torchvision", "caffe"], help="input convention of --vgg (default: from its metadata)")
     p.add_argument("--width", type=float_range(0.0, 8.0, lo_open=True), default=1.0, help="channel multiplier of the transform net (1.0 = Johnson's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="autocast (auto: bf16 on GPUs and on CPUs with AMX/AVX512-BF16, about 2x per step there; else fp32)")
     p.add_argument("--threads", type=int_range(1, 1024), help="CPU threads for torch")
     p.add_argument("--workers", type=int_range(0, 256), help="data loader workers (default 0 on CPU, 4 on CUDA)")
     p.add_argument("--seed", type=non_negative_int, default=42)
@@ -145,9 +147,19 @@ def _sample(net: TransformerNet, photos: list[np.ndarray], device: torch.device,
 
 
 def train(args: argparse.Namespace) -> Path | None:
+    """One process, or one rank of `torchrun --nproc_per_node N -m train.fast ...` (DDP; rank 0 writes)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
+    ranks = distributed.setup(device)
+    device = distributed.rank_device(device, ranks)
+    try:
+        return _train(args, device, ranks)
+    finally:
+        distributed.teardown(ranks)
+
+
+def _train(args: argparse.Namespace, device: torch.device, ranks: distributed.Ranks) -> Path | None:
     out = Path(args.out)
     if out.suffix not in (".safetensors", ".pth", ".model"):
         raise InputError(f"--out must end in .safetensors or .pth, got {out.name}")
@@ -158,7 +170,7 @@ def train(args: argparse.Namespace) -> Path | None:
             raise StylecastError(f"--{name.replace('_', '-')} must be >= 1")
 
     style_rgb = cap_long_side(read_image(args.style), args.style_size)
-    dataset = PhotoCrops(args.data, args.image_size, seed=args.seed, length=args.steps * args.batch_size)
+    dataset = PhotoCrops(args.data, args.image_size, seed=args.seed, length=args.steps * args.batch_size * ranks.world)
     vgg = build_vgg(validate_layers(args.net, args.content_layers + args.style_layers), args.net, args.vgg, args.vgg_input).to(device)
     if args.image_size < vgg.min_size():
         raise StylecastError(f"--image-size {args.image_size} is below the {vgg.min_size()} px the deepest layer needs")
@@ -171,8 +183,11 @@ def train(args: argparse.Namespace) -> Path | None:
     if cuda:
         net = net.to(memory_format=torch.channels_last)
         vgg = vgg.to(memory_format=torch.channels_last)
-    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+    amp_dtype = autocast_dtype(device) if args.precision == "auto" else (torch.bfloat16 if args.precision == "bf16" else None)
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
+    if ranks.main:
+        print(f"train.fast: {describe(device)}, {amp_label(amp_dtype)}"
+              + (f", {ranks.world} ranks (DDP {'nccl' if cuda else 'gloo'}), {args.batch_size} photos per rank" if ranks.enabled else ""), flush=True)
 
     with torch.no_grad():
         style_feats = vgg(torch.from_numpy(to_nchw(style_rgb)).to(device))
@@ -181,17 +196,19 @@ def train(args: argparse.Namespace) -> Path | None:
     val_photos = [cap_long_side(read_image(v), 256) for v in args.val] if args.val else _default_val(dataset)
 
     created = not workdir.exists()  # made as late as possible, and removed again if no checkpoint came of it
-    workdir.mkdir(parents=True, exist_ok=True)
+    if ranks.main:
+        workdir.mkdir(parents=True, exist_ok=True)
     try:
-        return _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset)
+        return _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset, ranks)
     except BaseException:
-        if created and not ckpt_path.is_file():
+        if ranks.main and created and not ckpt_path.is_file():
             shutil.rmtree(workdir, ignore_errors=True)
         raise
 
 
-def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset) -> Path | None:
-    """Resume (or start) the log and run the optimizer steps; a checkpoint every --checkpoint-every."""
+def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, grams, weights, val_photos, dataset,
+                ranks: distributed.Ranks) -> Path | None:
+    """Resume (or start) the log and run the optimizer steps; a checkpoint every --checkpoint-every (rank 0 writes)."""
     ckpt_path, log_path = workdir / "checkpoint.pt", workdir / "log.csv"
     cuda = device.type == "cuda"
     start, elapsed = 0, 0.0
@@ -201,20 +218,23 @@ def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, gr
         opt.load_state_dict(ckpt["optimizer"])
         start, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
         _set_rng_state(ckpt["rng"])
-        _rewrite_log(log_path, _read_log(log_path, upto=start))
-    elif not args.resume:
+        if ranks.main:
+            _rewrite_log(log_path, _read_log(log_path, upto=start))
+    elif not args.resume and ranks.main:
         log_path.unlink(missing_ok=True)
-    if not log_path.is_file():
+    if ranks.main and not log_path.is_file():
         _rewrite_log(log_path, [])
+    model = net  # the plain module: checkpoints, samples and the output file hold its weights
+    net = distributed.wrap(net, ranks, device)
 
     workers = args.workers if args.workers is not None else (4 if cuda else 0)
-    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=range(start * args.batch_size, args.steps * args.batch_size),
+    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=ranks.sample_indices(start, args.steps, args.batch_size),
                         num_workers=workers, pin_memory=cuda, drop_last=True, persistent_workers=workers > 0)
-    bar = tqdm(total=args.steps, initial=start, desc=f"train {out.stem}", unit="step", disable=args.quiet, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=start, desc=f"train {out.stem}", unit="step", disable=args.quiet or not ranks.main, dynamic_ncols=True)
     net.train()
     step = start
     t_last = time.perf_counter()
-    with log_path.open("a", newline="") as log_file:
+    with (log_path.open("a", newline="") if ranks.main else open(os.devnull, "w")) as log_file:
         log = csv.DictWriter(log_file, LOG_FIELDS)
         for batch in loader:
             t0 = time.perf_counter()
@@ -222,7 +242,7 @@ def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, gr
             if cuda:
                 x = x.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=cuda):
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 y = net(x)
                 feats_y = vgg(y)
                 with torch.no_grad():
@@ -243,16 +263,21 @@ def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, gr
             log.writerow(row)
             bar.update(1)
             bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}", total=f"{row['total']:.3g}")
-            if step % args.checkpoint_every == 0 or step == args.steps:
+            if ranks.main and (step % args.checkpoint_every == 0 or step == args.steps):
                 log_file.flush()
-                save_checkpoint(ckpt_path, net, opt, step, args, elapsed)
-            if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
-                _sample(net, val_photos, device, workdir / f"sample_{step:06d}.png")
+                save_checkpoint(ckpt_path, model, opt, step, args, elapsed)
+            if ranks.main and args.sample_every and (step % args.sample_every == 0 or step == args.steps):
+                _sample(model, val_photos, device, workdir / f"sample_{step:06d}.png")
             if args.stop_after and step - start >= args.stop_after and step < args.steps:
                 bar.close()
                 print(f"stopped after step {step}; continue with --resume", flush=True)
                 return None
     bar.close()
+    digest = distributed.check_identical(net, ranks)
+    if ranks.enabled and ranks.main:
+        print(f"weights identical on all {ranks.world} ranks (sha256 {digest[:16]})", flush=True)
+    if not ranks.main:
+        return None
 
     rows = _read_log(log_path)
     tail = rows[-min(50, len(rows)):] if rows else []
@@ -263,7 +288,8 @@ def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, gr
         "style_sha256": sha256_file(args.style),
         "hyperparameters": {k: getattr(args, k) for k in (
             "image_size", "style_size", "batch_size", "steps", "lr", "content_weight", "style_weight", "tv_weight",
-            "content_layers", "style_layers", "net", "width", "seed")},
+            "content_layers", "style_layers", "net", "width", "seed", "precision")},
+        "ranks": ranks.world,
         "loss_normalisation": "pytorch/examples (MSE of features; Gram / (C*H*W)); losses below are weighted",
         "vgg_weights": vgg_source(args),
         "data": {"folder": Path(args.data).name, "photos": len(dataset.files)},
@@ -273,7 +299,7 @@ def _train_loop(args, device, out, workdir, net, opt, vgg, scaler, amp_dtype, gr
         "hardware": describe(device),
         "date": time.strftime("%Y-%m-%d"),
     }
-    save_style_model(out, net.float().to(memory_format=torch.contiguous_format), card)
+    save_style_model(out, model.float().to(memory_format=torch.contiguous_format), card)
     print(f"wrote {out} and {out.with_suffix('.json')} after {step} steps ({elapsed / 60:.1f} min); final {json.dumps(final)}")
     return out
 

@@ -38,7 +38,7 @@ from runtime.files import atomic_path, sha256_file
 from runtime.frames import cap_long_side, read_image, resize_to
 from train import losses
 from train.data import list_images
-from train.device import describe, pick_device
+from train.device import autocast_dtype, describe, pick_device
 from train.distill import distill_loss
 from train.model_io import save_style_model
 from train.transformer_net import TransformerNet, build_net
@@ -242,17 +242,6 @@ def per_item_style(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (losses.gram_matrix(feat) / (c * h * w) - target / c).pow(2).mean(dim=(1, 2))
 
 
-def _autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 on CUDA GPUs that have it and on CPUs with native bf16 (AMX / AVX512-BF16); else fp32."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return None
-    return torch.bfloat16 if (" amx_bf16" in flags or " avx512_bf16" in flags) else None
-
-
 def _rng_state(gen: torch.Generator) -> dict:
     state = {"torch": torch.get_rng_state(), "data": gen.get_state()}
     if torch.cuda.is_available():
@@ -359,7 +348,7 @@ def train(args: argparse.Namespace) -> bool:
         origin = "initialised from " + _init_from(net, args.init, plan)
     else:
         origin = "from scratch"
-    amp = _autocast_dtype(device) if args.precision == "auto" else (None if args.precision == "fp32" else torch.bfloat16)
+    amp = autocast_dtype(device) if args.precision == "auto" else (None if args.precision == "fp32" else torch.bfloat16)
     if device.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
     print(f"{plan.variant} net, {n_slots} slots x {per} photos, {steps} steps, {origin}; {describe(device)}, "
