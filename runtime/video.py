@@ -607,9 +607,24 @@ def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions,
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = Parser(prog="stylevideo", description=__doc__.splitlines()[0])
-    p.add_argument("input", help="video file, image, or folder of images")
-    p.add_argument("output", help="video (.mp4 .mkv .mov .webm .avi), image, or folder (a path without extension)")
+    p = Parser(prog="stylevideo", description=__doc__.splitlines()[0],
+               epilog="forms: `stylevideo IN OUT` (one video, image or folder of images -> a video, image or folder); "
+                      "`stylevideo IN... -o OUTDIR` (a batch: files, folders, globs, one output each); "
+                      "`stylevideo photo.jpg sheet.jpg --sheet` (a contact sheet of every built-in style)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="IN OUT: video file, image, or folder of images, then the output: video (.mp4 .mkv .mov .webm .avi), "
+                        "image, or folder (a path without extension); with -o, every PATH is an input")
+    b = p.add_argument_group("several inputs (with -o)")
+    b.add_argument("-o", "--output-dir", metavar="OUTDIR",
+                   help="process every PATH (files, folders of videos/images, globs) into this folder, one output per input")
+    b.add_argument("--jobs", type=int_range(1, 64), default=1, help="inputs processed in parallel, 1..64 (CPU threads are divided between them)")
+    b.add_argument("--skip-existing", action="store_true", help="leave inputs whose output already exists (resume a batch)")
+    b.add_argument("--json", action="store_true",
+                   help="one JSON object per job on stdout: input, output, frames, seconds, backend, status (ok|error|skipped), error")
+    s = p.add_argument_group("contact sheet")
+    s.add_argument("--sheet", action="store_true",
+                   help="IN is a photo, OUT an image: one labelled sheet of the photo in every built-in style (or those of --style a,b,c)")
+    s.add_argument("--cell", type=int_range(64, 2048), default=320, help="--sheet: long side of each picture in pixels (default 320)")
     add_model_args(p, default_style="mosaic")
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: libvpx-vp9 for .webm, libx264 otherwise)")
@@ -632,28 +647,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     e.add_argument("--realtime", action="store_true",
                    help="the net must keep up with the video's frame rate: measure it first, and say so (or with --auto-lite switch to the -lite net) if not")
     e.add_argument("--profile", action="store_true", help="print where each frame's time goes (decode, inference, smoothing, encode...)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.inputs, args.input, args.output = [], None, None
+    if args.output_dir:
+        args.inputs = list(args.paths)
+    elif len(args.paths) == 2:
+        args.input, args.output = args.paths
+    else:
+        p.error(f"give IN OUT, or several inputs with -o OUTDIR (got {len(args.paths)} path{'s' if len(args.paths) > 1 else ''})")
+    return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    src, dst = Path(args.input), Path(args.output)
+def check_job(src: Path, dst: Path, codec: str | None = None) -> tuple[bool, list[Path]]:
+    """Everything about one input/output pair that can be said before a model loads (one line each):
+    the input exists, the output is a kind this input can become, its folder and codec are usable.
+    Returns (image_input, image files)."""
     if not src.exists():
         raise InputError(f"input not found: {src}")
-    if args.batch < 1:
-        raise StylecastError("--batch must be >= 1")
     if src.resolve() == dst.resolve():
         raise InputError("output would overwrite the input")
     image_input = src.is_dir() or src.suffix.lower() in IMAGE_SUFFIXES
-    kind = output_kind(dst)  # before the model loads: a bad output is said at once
+    kind = output_kind(dst)
     if kind != "folder":
         check_output_dir(dst)
     if kind == "video":
-        check_codec(args.codec or default_codec(dst), dst)
+        check_codec(codec or default_codec(dst), dst)
     elif not image_input:
         raise InputError(f"a video input needs a video output ({', '.join(VIDEO_SUFFIXES)}), got {dst.name}")
     files = (_image_files(src) if src.is_dir() else [src]) if image_input else []
     if kind == "folder":
         folder_names(files)
+    return image_input, files
+
+
+def process_job(src: Path, dst: Path, stylizer, opts: FrameOptions, image_input: bool, files: list[Path], smooth: float = 0.0,
+                fps: float = 25.0, keep_going: bool = False, batch: int = 1, progress: bool = True, max_frames: int | None = None,
+                clock=None, strict: bool = False, cfr: bool = False, **encode) -> dict:
+    """One checked job (see check_job): images or a video through the stylizer; the stats dict, with
+    'backend' and 'output' added. encode: codec, crf, bitrate, preset. smooth: temporal smoothing strength."""
+    from runtime.temporal import TemporalSmoother
+
+    if image_input:
+        stats = stylize_images(files, dst, stylizer, opts, fps, keep_going=keep_going, **encode)
+    else:
+        smoother = TemporalSmoother(smooth) if smooth > 0 else None
+        stats = stylize_video(src, dst, stylizer, opts, batch=batch, progress=progress, frame_hook=smoother,
+                              max_frames=max_frames, clock=clock, strict=strict, cfr=cfr, **encode)
+        stats["scene_cuts"] = smoother.cuts if smoother else None
+    stats["backend"], stats["output"] = getattr(stylizer, "backend", "?"), str(dst)
+    return stats
+
+
+def run(args: argparse.Namespace) -> dict:
+    src, dst = Path(args.input), Path(args.output)
+    if args.batch < 1:
+        raise StylecastError("--batch must be >= 1")
+    if getattr(args, "sheet", False) or "," in (args.style or ""):
+        from runtime.sheet import run_sheet
+
+        return run_sheet(args)
+    image_input, files = check_job(src, dst, args.codec)  # before the model loads: a bad output is said at once
     smoother_from_args(args)  # validate before the model loads
     size, rate = _frame_size_and_rate(src)
     stylizer, opts = open_from_args(args, "mosaic", size, rate if args.realtime else None)
@@ -663,14 +716,9 @@ def run(args: argparse.Namespace) -> dict:
         from runtime.profile import StageClock
 
         clock = stylizer.clock = StageClock()
-    kw = dict(codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
-    if image_input:
-        stats = stylize_images(files, dst, stylizer, opts, args.fps, keep_going=args.keep_going, **kw)
-    else:
-        smoother = smoother_from_args(args)
-        stats = stylize_video(src, dst, stylizer, opts, batch=args.batch, progress=not args.quiet, frame_hook=smoother,
-                              max_frames=args.max_frames, clock=clock, strict=args.strict, cfr=args.cfr, **kw)
-        stats["scene_cuts"] = smoother.cuts if smoother else None
+    stats = process_job(src, dst, stylizer, opts, image_input, files, smooth=args.smooth, fps=args.fps, keep_going=args.keep_going,
+                        batch=args.batch, progress=not args.quiet, max_frames=args.max_frames, clock=clock, strict=args.strict,
+                        cfr=args.cfr, codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
     for line in stats.get("warnings", []):
         print(line, file=sys.stderr)
     print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
@@ -738,9 +786,31 @@ def _frame_size_and_rate(src: Path) -> tuple[tuple[int, int] | None, float | Non
         return None, None  # stylize_video reports it properly
 
 
+def run_json(args: argparse.Namespace) -> dict:
+    """run(), with its record printed as one JSON line on stdout: also when it fails (then re-raised,
+    so the exit code is the same as without --json)."""
+    from runtime.batch import job_record, print_record
+
+    try:
+        stats = run(args)
+    except (StylecastError, OSError, MemoryError, KeyboardInterrupt) as exc:
+        print_record(job_record(args.input, args.output, error=exc))
+        raise
+    print_record(job_record(args.input, args.output, stats=stats))
+    return stats
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> None:
-    run(parse_args(argv))
+    args = parse_args(argv)
+    if args.output_dir:
+        from runtime.batch import run_batch
+
+        run_batch(args)
+    elif args.json:
+        run_json(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

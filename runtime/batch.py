@@ -1,0 +1,271 @@
+"""`stylevideo a.mp4 b.mp4 clips/ -o OUTDIR`: many inputs, one output each, in one folder.
+
+Why a module of its own: a batch has different failure rules from a single run. A bad flag, an unknown
+style or an unusable OUTDIR is still one line and exit 2 before anything starts; but once jobs run, a
+failing input is one line on stderr (and a JSON record with --json) and the others go on. The summary
+comes at the end; exit 1 if any input failed. Each output is written atomically, so --skip-existing can
+resume an interrupted batch without trusting half-written files.
+
+--jobs N runs N inputs at once, each on its own stylizer (an inference engine is not shared between
+threads) with the CPU threads divided between them.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from runtime.errors import _ENV_ERRNOS, InputError, PartialFailure, StylecastError, _prog, one_line
+from runtime.frames import IMAGE_SUFFIXES, FrameOptions
+
+# inputs a folder contributes; other files there (notes, subtitles) are left alone
+VIDEO_INPUTS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".m2ts", ".mts", ".mpg", ".mpeg", ".flv", ".wmv")
+_print_lock = threading.Lock()
+
+
+@dataclass
+class Job:
+    """One input and where its output goes; `problem` is an error known before it starts (not found...)."""
+
+    input: Path
+    output: Path
+    problem: str | None = None
+
+
+def expand_inputs(paths: list[str]) -> list[tuple[Path, str | None]]:
+    """Files, folders (their videos and images, not recursive) and globs -> (input, problem) in the given
+    order, each file once. A path that names nothing is kept with its problem, so it fails as one job."""
+    out: list[tuple[Path, str | None]] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, problem: str | None = None) -> None:
+        key = path.resolve() if path.exists() else path
+        if key not in seen:
+            seen.add(key)
+            out.append((path, problem))
+
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            media = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                           and p.suffix.lower() in VIDEO_INPUTS + IMAGE_SUFFIXES)
+            if not media:
+                add(path, f"no videos or images in folder {path}")
+            for p in media:
+                add(p)
+        elif path.exists():
+            add(path)
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                add(path, f"no file matches {text}")
+            for m in matches:
+                out.extend(expand_inputs([m]) if Path(m).is_dir() else [])
+                if Path(m).is_file():
+                    add(Path(m))
+        else:
+            add(path, f"input not found: {path}")
+    return out
+
+
+def output_for(src: Path, outdir: Path) -> Path:
+    """OUTDIR/<input name>: a video or image keeps its extension, other containers (.ts, .mpg...) become .mp4."""
+    from runtime.video import VIDEO_SUFFIXES
+
+    suffix = src.suffix.lower()
+    return outdir / (src.stem + (src.suffix if suffix in VIDEO_SUFFIXES + IMAGE_SUFFIXES else ".mp4"))
+
+
+def plan(paths: list[str], outdir: Path) -> list[Job]:
+    """The jobs, or InputError (exit 2, nothing started) when there are none or two would write one file."""
+    jobs = [Job(src, output_for(src, outdir), problem) for src, problem in expand_inputs(paths)]
+    if not jobs:
+        raise InputError("no inputs")
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"-o {outdir} exists and is not a folder")
+    if not outdir.parent.is_dir():
+        raise InputError(f"output folder does not exist: {outdir.parent}")
+    taken: dict[Path, Path] = {}
+    for job in jobs:
+        if job.problem is None and job.output in taken:
+            raise InputError(f"{taken[job.output]} and {job.input} would both be written as {job.output}; "
+                             f"rename one or run them separately")
+        taken[job.output] = job.input
+    return jobs
+
+
+def job_record(src: str | os.PathLike | None, dst: str | os.PathLike | None, stats: dict | None = None,
+               error: BaseException | str | None = None, status: str | None = None) -> dict[str, Any]:
+    """The --json record of one job: the same keys whatever happened, so scripts need no special cases."""
+    stats = stats or {}
+    if isinstance(error, BaseException):
+        error = describe_error(error)
+    return {"input": None if src is None else str(src), "output": None if dst is None else str(dst),
+            "frames": stats.get("frames"), "seconds": None if "seconds" not in stats else round(stats["seconds"], 3),
+            "backend": stats.get("backend"), "status": status or ("error" if error else "ok"), "error": error}
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for any failure: our own messages as they are, others with their type (they are bugs or engine faults)."""
+    if isinstance(exc, StylecastError):
+        return one_line(str(exc))
+    if isinstance(exc, OSError) and exc.errno in _ENV_ERRNOS:
+        return f"{_ENV_ERRNOS[exc.errno]} while writing; nothing was written"
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --max-size (or --batch 1)"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted ({exc})" if str(exc) else "interrupted"
+    return one_line(f"{exc.__class__.__name__}: {exc}")
+
+
+def print_record(record: dict[str, Any]) -> None:
+    """One JSON object per line on stdout, whole (jobs on other threads never interleave)."""
+    with _print_lock:
+        print(json.dumps(record), flush=True)
+
+
+def _say(message: str) -> None:
+    with _print_lock:
+        print(message, file=sys.stderr, flush=True)
+
+
+class Engines:
+    """One stylizer per worker thread, opened on first use: the first in the main thread (so an unknown
+    style or a missing engine is exit 2 before any job), the others silently with the same settings."""
+
+    def __init__(self, args: argparse.Namespace, jobs: int):
+        self.args = args
+        self.threads = max(1, (args.threads or os.cpu_count() or 1) // jobs)
+        self.local = threading.local()
+        self.first = self._open(announce=None)
+        self.first_taken = False
+        self.lock = threading.Lock()
+
+    def _open(self, announce: Callable[[str], None] | None):
+        from runtime.cli_common import model_spec
+        from runtime.engines import open_stylizer
+
+        device = getattr(self.args, "device", "cpu")
+        extra = {"device": device} if device != "cpu" else {}  # keyword only where the engine takes it
+        return open_stylizer(model_spec(self.args, "mosaic"), self.args.backend, self.threads, announce=announce,
+                             precision=self.args.precision, **extra)
+
+    def get(self):
+        net = getattr(self.local, "net", None)
+        if net is None:
+            with self.lock:
+                if not self.first_taken:
+                    net, self.first_taken = self.first, True
+            net = net or self._open(announce=lambda _m: None)
+            self.local.net = net
+        return net
+
+
+def run_job(job: Job, engines: Engines, args: argparse.Namespace) -> dict[str, Any]:
+    """One input to its output; the stats dict with 'status' ('ok' or 'skipped'); failures raise."""
+    from runtime.video import _frame_size_and_rate, check_job, check_memory, process_job
+
+    if job.problem:
+        raise InputError(job.problem)
+    if args.skip_existing and job.output.exists():
+        return {"status": "skipped"}
+    image_input, files = check_job(job.input, job.output, args.codec)
+    net = engines.get()
+    opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
+    check_memory(_frame_size_and_rate(job.input)[0], opts, net, args.batch)
+    stats = process_job(job.input, job.output, net, opts, image_input, files, smooth=args.smooth, fps=args.fps,
+                        keep_going=args.keep_going, batch=args.batch, progress=not args.quiet and args.jobs == 1,
+                        max_frames=args.max_frames, strict=args.strict, cfr=args.cfr, codec=args.codec, crf=args.crf,
+                        bitrate=args.bitrate, preset=args.preset)
+    stats["status"] = "ok"
+    return stats
+
+
+def _check_before_start(jobs: list[Job], args: argparse.Namespace) -> None:
+    """Flags that would fail every job are one line and exit 2 now, not N identical failures later."""
+    from runtime.cli_common import smoother_from_args
+    from runtime.video import VIDEO_SUFFIXES, check_codec, default_codec
+
+    if args.sheet:
+        raise StylecastError("--sheet makes one image from one photo: stylevideo photo.jpg sheet.jpg --sheet (no -o)")
+    if args.profile or args.realtime:
+        raise StylecastError(f"{'--profile' if args.profile else '--realtime'} is for a single input (stylevideo IN OUT)")
+    smoother_from_args(args)
+    for suffix in sorted({j.output.suffix.lower() for j in jobs if j.output.suffix.lower() in VIDEO_SUFFIXES}):
+        probe = Path("probe" + suffix)
+        check_codec(args.codec or default_codec(probe), probe)
+
+
+def _drop_temporaries(jobs: list[Job]) -> None:
+    """After an interrupt, the worker threads' temporaries (.<stem>.*<suffix> beside each output) are removed:
+    the process leaves before those threads unwind their atomic outputs."""
+    for job in jobs:
+        for tmp in job.output.parent.glob(f".{glob.escape(job.output.stem)}.*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+            elif tmp.is_dir():
+                import shutil
+
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_batch(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The whole batch: plan, checks, jobs (N at once), one line per failure, the summary; the records.
+    Raises PartialFailure (exit 1) when any input failed."""
+    outdir = Path(args.output_dir)
+    jobs = plan(args.inputs, outdir)
+    _check_before_start(jobs, args)
+    workers = min(args.jobs, len(jobs))
+    engines = Engines(args, workers)
+    outdir.mkdir(exist_ok=True)
+    records: list[dict[str, Any] | None] = [None] * len(jobs)
+    t0 = time.perf_counter()
+
+    def one(i: int) -> None:
+        job = jobs[i]
+        try:
+            stats = run_job(job, engines, args)
+        except Exception as exc:  # noqa: BLE001 - one failure never stops the others
+            records[i] = job_record(job.input, job.output, error=exc)
+            _say(f"{_prog()}: error: {job.input}: {records[i]['error']}")
+        else:
+            records[i] = job_record(job.input, job.output, stats=stats, status=stats["status"])
+            for line in stats.get("warnings", []):
+                _say(line)
+            if stats["status"] == "skipped":
+                _say(f"{job.output}: exists, skipped (--skip-existing)")
+            else:
+                _say(f"{job.output}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
+                     f"backend {stats['backend']}, audio {stats['audio']}")
+        if args.json:
+            print_record(records[i])
+
+    try:
+        if workers == 1:
+            for i in range(len(jobs)):
+                one(i)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="stylevideo-job") as pool:
+                for future in [pool.submit(one, i) for i in range(len(jobs))]:
+                    future.result()
+    except BaseException:
+        _drop_temporaries(jobs)
+        raise
+    done = [r for r in records if r is not None]
+    failed = [r for r in done if r["status"] == "error"]
+    skipped = sum(r["status"] == "skipped" for r in done)
+    written = len(done) - len(failed) - skipped
+    summary = (f"{written} of {len(jobs)} input{'s' if len(jobs) > 1 else ''} written to {outdir} in "
+               f"{time.perf_counter() - t0:.1f} s" + (f", {skipped} skipped (already there)" if skipped else ""))
+    if failed:
+        raise PartialFailure(f"{summary}; {len(failed)} failed: {', '.join(Path(r['input']).name for r in failed)}")
+    _say(summary)
+    return done
