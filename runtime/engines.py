@@ -15,6 +15,7 @@ import numpy as np
 from runtime import catalog
 from runtime.errors import DependencyError, InputError, StylecastError
 from runtime.openvino_engine import PRECISIONS
+from runtime.gpu import nvidia_gpu_present
 from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, card_from_session
 from runtime.stylizer import NonFiniteOutput, Stylizer  # noqa: F401  (re-exported: the runtime's public names)
 from runtime.trt_sidecar import ENGINE_SUFFIXES
@@ -247,7 +248,8 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
         if backend not in ("auto", "torch"):
             raise StylecastError(f"{path.name} is a PyTorch checkpoint; export it with python -m export.onnx to use {backend}")
         stylizer = TorchStylizer(path)
-    if stylizer is None and suffix in ONNX_SUFFIXES and backend in ("auto", "trt"):
+    nvidia = backend in ("auto", "trt", "ort-cuda") and nvidia_gpu_present()  # no word about TensorRT on machines without one
+    if stylizer is None and suffix in ONNX_SUFFIXES and (backend == "trt" or (backend == "auto" and nvidia)):
         from runtime.trt_engine import TrtStylizer, cached_engine
 
         try:
@@ -257,7 +259,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
                 raise
             if not notes:
                 reason = str(exc).split(":")[0]
-                notes.append(f"{reason}; using the CPU backends (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
+                notes.append(f"{reason}; using the next backend (pip install 'stylecast[gpu]' adds TensorRT on NVIDIA GPUs)")
         except StylecastError as exc:  # a failed build or fidelity gate: auto goes on to the next backend
             if backend == "trt":
                 raise
@@ -275,7 +277,9 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
     if stylizer is None:
         if backend in ("auto", "ort-cuda") and not has_cuda:
             why, broken = _ort_cuda_missing()
-            if backend == "ort-cuda" or broken:
+            if backend == "ort-cuda":  # a forced backend that is unavailable fails, as --backend trt does
+                raise DependencyError(why.removesuffix("; using CPU") + ("" if nvidia else " (and no NVIDIA GPU is visible)"))
+            if broken:
                 notes.append(why)
         stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
     for n in notes:

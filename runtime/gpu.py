@@ -7,6 +7,7 @@ pushes it around each piece of GPU work, on whichever thread does it, and pops i
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Iterator
 
 from runtime.errors import DependencyError
@@ -22,6 +23,18 @@ def import_tensorrt():
     if not hasattr(trt, "Builder") and not hasattr(trt, "Runtime"):
         raise DependencyError(f"the 'tensorrt' package here is only PyPI's stub: {GPU_INSTALL_HINT}")
     return trt
+
+
+def nvidia_gpu_present() -> bool:
+    """An NVIDIA GPU is here (driver device files, or pycuda counting one): only then is TensorRT worth a word.
+    Cheap and silent on CPU machines (no import of tensorrt, no CUDA initialisation without pycuda)."""
+    if Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/gpus").is_dir():
+        return True
+    try:
+        cuda_driver()
+    except DependencyError:
+        return False
+    return True
 
 
 def cuda_driver():
