@@ -196,6 +196,8 @@ def _check_before_start(jobs: list[Job], args: argparse.Namespace) -> None:
 
     if args.sheet:
         raise StylecastError("--sheet makes one image from one photo: stylevideo photo.jpg sheet.jpg --sheet (no -o)")
+    if "," in (args.style or ""):
+        raise StylecastError("several --style names make a contact sheet of one photo; a batch takes one style")
     if args.profile or args.realtime:
         raise StylecastError(f"{'--profile' if args.profile else '--realtime'} is for a single input (stylevideo IN OUT)")
     smoother_from_args(args)

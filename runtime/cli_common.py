@@ -36,8 +36,9 @@ def add_model_args(p: argparse.ArgumentParser, default_style: str | None = None)
     f.add_argument("--max-size", type=int_range(16, 16384), help="cap the long side fed to the network, 16..16384; the result is scaled back")
     f.add_argument("--strength", type=float_range(0.0, 1.0), default=1.0, help="0..1 blend with the input (default 1: fully styled)")
     f.add_argument("--preserve-color", action="store_true", help="keep the input's colours (luminance-only style)")
-    f.add_argument("--smooth", type=float_range(0.0, 0.95), default=DEFAULT_SMOOTH, metavar="S",
-                   help=f"temporal smoothing 0..0.95: flow-guided blend of the previous stylized frame (default {DEFAULT_SMOOTH})")
+    f.add_argument("--smooth", type=float_range(0.0, 0.95), nargs="?", const=DEFAULT_SMOOTH, default=DEFAULT_SMOOTH, metavar="S",
+                   help=f"temporal smoothing 0..0.95: flow-guided blend of the previous stylized frame (default {DEFAULT_SMOOTH}; "
+                        f"a bare --smooth means the default)")
     f.add_argument("--no-smooth", dest="smooth", action="store_const", const=0.0, help="per-frame stylization (flickers)")
 
 
