@@ -7,6 +7,7 @@ c colour preservation, s snapshot PNG, r start/stop recording MP4, q or Esc quit
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -25,6 +26,15 @@ from runtime.validate import Parser, float_range, int_range, positive_int
 from runtime.video import CONTAINER_FORMATS, DEFAULT_PRESET, FASTSTART, check_codec, default_codec
 
 WINDOW = "stylecam"
+WINDOW_KEYS = """window keys:
+  n / p      next / previous built-in style
+  1-9        pick a built-in style by number
+  + / -      more / less style (strength, steps of 0.1)
+  c          keep the input's colours on / off
+  s          save a snapshot PNG (to --snapshot-dir)
+  r          start / stop recording an MP4 (to --snapshot-dir)
+  q / Esc    quit
+without a display (SSH, a container, a server) use --no-window: FPS is printed every second"""
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # our one-line errors say what failed
 
 
@@ -137,7 +147,8 @@ def overlay(bgr: np.ndarray, lines: list[str]) -> np.ndarray:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = Parser(prog="stylecam", description=__doc__.splitlines()[0])
+    p = Parser(prog="stylecam", description=__doc__.splitlines()[0], epilog=WINDOW_KEYS,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int_range(0, 255), default=0, help="camera index (default 0)")
     src.add_argument("--source", help="a video file or stream URL instead of a camera")
@@ -215,9 +226,27 @@ class Session:
             print(f"recording to {target}", file=sys.stderr)
 
 
+def check_display(environ: dict[str, str] | os._Environ = os.environ, platform: str = sys.platform) -> None:
+    """Linux without $DISPLAY or $WAYLAND_DISPLAY: say so in one line now. Creating the window there aborts
+    inside Qt (exit 134, "reinstalling the application may fix this problem"), which helps nobody."""
+    headless_qt = environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
+    if platform.startswith("linux") and not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY") and not headless_qt:
+        raise StylecastError("no display here ($DISPLAY and $WAYLAND_DISPLAY are unset): use --no-window "
+                             "(prints FPS; add --record out.mp4 to keep the result)")
+
+
+def summary(source: int | str, frames: int, seconds: float, backend: str, recorded: Path | None = None) -> str:
+    """The closing line, in stylevideo's shape: what was stylized, how fast, on which backend."""
+    name = f"camera {source}" if isinstance(source, int) else str(source)
+    return (f"{name}: {frames} frames in {seconds:.1f} s ({frames / max(seconds, 1e-9):.1f} FPS), backend {backend}"
+            + (f", recorded {recorded}" if recorded else ""))
+
+
 def run(args: argparse.Namespace) -> dict:
     if args.max_frames is not None and args.max_frames < 1:
         raise StylecastError("--max-frames must be >= 1")
+    if not args.no_window:
+        check_display()  # before the camera and the model: nothing to wait for
     if args.record:  # before the camera opens: a bad name is said at once
         check_output_dir(args.record)
         check_codec(default_codec(Path(args.record)), Path(args.record))
@@ -238,6 +267,7 @@ def run(args: argparse.Namespace) -> dict:
             capture.close()
             raise DependencyError("this OpenCV build has no GUI (opencv-python-headless?): pip install opencv-python, or use --no-window")
     shown, last_index, t_second, frames_second, fps, ms = 0, 0, time.perf_counter(), 0, 0.0, 0.0
+    t_start, recorded = t_second, None
     try:
         while True:
             last_index, bgr = capture.read(last_index)
@@ -274,12 +304,16 @@ def run(args: argparse.Namespace) -> dict:
         capture.close()
         if session.recorder:
             session.recorder.close()
+            recorded = session.recorder.path
             print(f"recorded {session.recorder.path}", file=sys.stderr)
         if window:
             cv2.destroyAllWindows()
     if shown == 0:
         raise InputError(f"no frames came from {'camera ' + str(source) if isinstance(source, int) else source}")
-    return {"frames": shown, "fps": fps}
+    seconds = time.perf_counter() - t_start
+    print(summary(source, shown, seconds, session.stylizer.backend, recorded), file=sys.stderr)
+    return {"frames": shown, "fps": fps, "seconds": seconds, "average_fps": shown / max(seconds, 1e-9),
+            "backend": session.stylizer.backend}
 
 
 @cli_entry

@@ -73,3 +73,37 @@ def test_bare_smooth_means_the_default():
     assert video.parse_args(["a.mp4", "b.mp4", "--smooth", "0.5"]).smooth == 0.5
     assert video.parse_args(["a.mp4", "b.mp4", "--no-smooth"]).smooth == 0.0
     assert cam.parse_args(["--smooth", "--no-window"]).smooth == DEFAULT_SMOOTH
+
+
+# ---- stylecam's first run (issue 15): no display, the keys in --help, a closing summary ----
+
+def test_stylecam_without_a_display_says_no_window(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "runtime.cam", "--source", str(sample_clip()), "--style", "mosaic-lite"],
+                          cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    assert_user_error(proc, "no display", "--no-window")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    cam.check_display({"DISPLAY": ":0"}, "linux")
+    cam.check_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    cam.check_display({}, "darwin")
+    cam.check_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+
+
+def test_stylecam_help_lists_the_window_keys():
+    proc = run_cli("runtime.cam", "--help")
+    assert proc.returncode == 0
+    for key in ("n / p", "1-9", "+ / -", "snapshot", "recording", "q / Esc", "--no-window"):
+        assert key in proc.stdout, key
+
+
+def test_stylecam_file_source_ends_with_a_summary():
+    proc = run_cli("runtime.cam", "--source", str(sample_clip()), "--style", "mosaic-lite", "--backend", "ort-cpu",
+                   "--max-size", "64", "--no-window", "--max-frames", "12", "--no-smooth", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{sample_clip()}: 12 frames in ") and "FPS), backend onnxruntime CPU" in last, last
