@@ -141,11 +141,13 @@ class Engines:
     """One stylizer per worker thread, opened on first use: the first in the main thread (so an unknown
     style or a missing engine is exit 2 before any job), the others silently with the same settings."""
 
-    def __init__(self, args: argparse.Namespace, jobs: int):
+    def __init__(self, args: argparse.Namespace, jobs: int, threads: int | None = None, quiet: bool = False):
         self.args = args
-        self.threads = max(1, (args.threads or os.cpu_count() or 1) // jobs)
+        self.threads = threads or max(1, (args.threads or os.cpu_count() or 1) // jobs)
         self.local = threading.local()
-        self.first = self._open(announce=None)
+        # the first net opens now, in the caller's thread (exit 2 before any job), unless quiet (a Ray worker:
+        # opened on first use, so an input that is skipped or already failed costs no model load)
+        self.first = None if quiet else self._open(announce=None)
         self.first_taken = False
         self.lock = threading.Lock()
 
@@ -164,7 +166,7 @@ class Engines:
             with self.lock:
                 if not self.first_taken:
                     net, self.first_taken = self.first, True
-            net = net or self._open(announce=lambda _m: None)
+            net = net or self._open(announce=lambda _m: None)  # the first net said which backend; the rest are alike
             self.local.net = net
         return net
 
@@ -187,6 +189,80 @@ def run_job(job: Job, engines: Engines, args: argparse.Namespace) -> dict[str, A
                         bitrate=args.bitrate, preset=args.preset)
     stats["status"] = "ok"
     return stats
+
+
+def run_job_record(job: Job, engines: Engines, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """run_job that never raises an Exception: (its --json record, its stats) for a success or a failure alike."""
+    try:
+        stats = run_job(job, engines, args)
+    except Exception as exc:  # noqa: BLE001 - one failure never stops the others
+        return job_record(job.input, job.output, error=exc), {}
+    return job_record(job.input, job.output, stats=stats, status=stats["status"]), stats
+
+
+# ---- Ray (pip install 'stylecast[cluster]'): one task per input, on a cluster or a local one ----
+
+def _connect_ray(address: str):
+    """The ray module, connected: to the cluster already initialised in this process, to ADDRESS, or with
+    'auto' to the cluster this machine belongs to (a local one is started when there is none)."""
+    from runtime.errors import DependencyError
+
+    try:
+        import ray
+    except ImportError:
+        raise DependencyError("--ray needs Ray: pip install 'stylecast[cluster]'") from None
+    if ray.is_initialized():
+        return ray
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except ConnectionError as exc:
+        if address != "auto":
+            raise InputError(f"--ray {address}: no Ray cluster answers there ({one_line(str(exc))[:200]})") from None
+        _say("note: --ray auto: no Ray cluster is running here; starting a local one")
+        ray.init(log_to_driver=False, logging_level="ERROR")
+    return ray
+
+
+def _ray_attempt(job: Job, args: argparse.Namespace, threads: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One input on a Ray worker. A retried attempt (its worker died) first removes the dead attempt's
+    temporaries: outputs are only ever renamed into place whole, so there is one complete file or none."""
+    _drop_temporaries([job])
+    kill = getattr(args, "test_kill_once", None)  # tests only: this input's first worker dies once its output is begun
+    if kill and job.input.name == Path(kill).name and not Path(kill + ".killed").exists():
+        Path(kill + ".killed").touch()
+        threading.Thread(target=_die_when_begun, args=(job,), daemon=True).start()
+    record, stats = run_job_record(job, Engines(args, 1, threads=threads, quiet=True), args)
+    stats.pop("profile", None)
+    return record, {k: v for k, v in stats.items() if isinstance(v, (int, float, str, list, type(None)))}
+
+
+def _die_when_begun(job: Job) -> None:
+    """Tests: exit this worker process abruptly as soon as the job's temporary output exists (mid-job)."""
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(job.output.parent.glob(f".{glob.escape(job.output.stem)}.*")):
+        time.sleep(0.01)
+    os._exit(1)
+
+
+def _run_on_ray(ray, jobs: list[Job], args: argparse.Namespace, report: Callable[[int, dict, dict], None]) -> None:
+    """Each input is a Ray task; Ray retries a task whose worker dies (max_retries), never one whose input
+    failed (that comes back as an error record). Records are reported as tasks finish."""
+    threads = args.threads or 1
+    task = ray.remote(_ray_attempt).options(num_cpus=threads, max_retries=3, retry_exceptions=False)
+    pending = {task.remote(job, args, threads): i for i, job in enumerate(jobs)}
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            try:
+                record, stats = ray.get(done[0])
+            except Exception as exc:  # noqa: BLE001 - a task Ray gave up on (worker died too often, node lost)
+                record, stats = job_record(jobs[i].input, jobs[i].output, error=f"Ray task failed: {describe_error(exc)}"), {}
+            report(i, record, stats)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
 
 
 def _check_before_start(jobs: list[Job], args: argparse.Namespace) -> None:
@@ -226,32 +302,34 @@ def run_batch(args: argparse.Namespace) -> list[dict[str, Any]]:
     jobs = plan(args.inputs, outdir)
     _check_before_start(jobs, args)
     workers = min(args.jobs, len(jobs))
-    engines = Engines(args, workers)
+    ray = _connect_ray(args.ray) if getattr(args, "ray", None) else None
+    engines = None if ray else Engines(args, workers)
     outdir.mkdir(exist_ok=True)
     records: list[dict[str, Any] | None] = [None] * len(jobs)
     t0 = time.perf_counter()
 
-    def one(i: int) -> None:
-        job = jobs[i]
-        try:
-            stats = run_job(job, engines, args)
-        except Exception as exc:  # noqa: BLE001 - one failure never stops the others
-            records[i] = job_record(job.input, job.output, error=exc)
-            _say(f"{_prog()}: error: {job.input}: {records[i]['error']}")
+    def report(i: int, record: dict[str, Any], stats: dict[str, Any]) -> None:
+        job, records[i] = jobs[i], record
+        if record["status"] == "error":
+            _say(f"{_prog()}: error: {job.input}: {record['error']}")
         else:
-            records[i] = job_record(job.input, job.output, stats=stats, status=stats["status"])
             for line in stats.get("warnings", []):
                 _say(line)
-            if stats["status"] == "skipped":
+            if record["status"] == "skipped":
                 _say(f"{job.output}: exists, skipped (--skip-existing)")
             else:
                 _say(f"{job.output}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
                      f"backend {stats['backend']}, audio {stats['audio']}")
         if args.json:
-            print_record(records[i])
+            print_record(record)
+
+    def one(i: int) -> None:
+        report(i, *run_job_record(jobs[i], engines, args))
 
     try:
-        if workers == 1:
+        if ray is not None:
+            _run_on_ray(ray, jobs, args, report)
+        elif workers == 1:
             for i in range(len(jobs)):
                 one(i)
         else:

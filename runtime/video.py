@@ -619,6 +619,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="process every PATH (files, folders of videos/images, globs) into this folder, one output per input")
     b.add_argument("--jobs", type=int_range(1, 64), default=1, help="inputs processed in parallel, 1..64 (CPU threads are divided between them)")
     b.add_argument("--skip-existing", action="store_true", help="leave inputs whose output already exists (resume a batch)")
+    b.add_argument("--ray", metavar="auto|ADDRESS",
+                   help="run each input as a Ray task (pip install 'stylecast[cluster]'): 'auto' joins this machine's cluster "
+                        "(or starts a local one), ADDRESS another (e.g. ray://head:10001); OUTDIR must be a shared folder")
     b.add_argument("--json", action="store_true",
                    help="one JSON object per job on stdout: input, output, frames, seconds, backend, status (ok|error|skipped), error")
     s = p.add_argument_group("contact sheet")
@@ -655,6 +658,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.input, args.output = args.paths
     else:
         p.error(f"give IN OUT, or several inputs with -o OUTDIR (got {len(args.paths)} path{'s' if len(args.paths) > 1 else ''})")
+    if args.ray and not args.output_dir:
+        p.error("--ray runs a batch: give the inputs with -o OUTDIR")
     return args
 
 
