@@ -18,6 +18,7 @@ import numpy as np
 
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
+from runtime.fp16 import to_fp16_graph as _to_fp16_graph
 from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, psnr, read_image, resize_to, to_nchw
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, OPSET, OUTPUT_NAME, PRECISION_KEY
 
@@ -128,19 +129,8 @@ def to_fp16_weights(model) -> "onnx.ModelProto":  # noqa: F821
 
 
 def to_fp16_graph(model) -> "onnx.ModelProto":  # noqa: F821
-    """A true float16 graph (float32 input/output; InstanceNormalization and the upsampling Resize stay float32): TensorRT 11's strongly typed input."""
-    try:
-        from onnxconverter_common import float16
-    except ImportError:
-        raise DependencyError("--fp16 needs onnxconverter-common: pip install onnxconverter-common") from None
-    import onnx
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        half = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=["InstanceNormalization", "Resize"])
-    set_metadata(half, _card_of(model), "fp16")
-    onnx.checker.check_model(half)
-    return half
+    """A true float16 graph for --fp16 (TensorRT 11's strongly typed input): runtime.fp16's conversion."""
+    return _to_fp16_graph(model, "--fp16")
 
 
 def _card_of(model) -> dict:

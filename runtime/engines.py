@@ -14,9 +14,10 @@ import numpy as np
 
 from runtime import catalog
 from runtime.errors import DependencyError, InputError, StylecastError
+from runtime.frames import PAD_MULTIPLE
 from runtime.openvino_engine import PRECISIONS
 from runtime.gpu import nvidia_gpu_present
-from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, card_from_session
+from runtime.onnx_meta import INPUT_NAME, OUTPUT_NAME, PRECISION_KEY, card_from_session
 from runtime.stylizer import NonFiniteOutput, Stylizer  # noqa: F401  (re-exported: the runtime's public names)
 from runtime.trt_sidecar import ENGINE_SUFFIXES
 
@@ -25,11 +26,24 @@ ONNX_SUFFIXES = (".onnx",)
 TORCH_SUFFIXES = (".pth", ".model", ".safetensors", ".pt")
 
 
+CUDA_EP = "CUDAExecutionProvider"
+
+
 class OrtStylizer(Stylizer):
-    def __init__(self, path: Path, use_cuda: bool, threads: int | None = None):
+    """ONNX Runtime: on CPU, or on CUDA with IO binding and the fp16 model where it passes the fidelity gate.
+
+    CUDA: the fp16 graph (runtime.fp16: NAME.fp16.onnx beside the model, else converted once into the cache)
+    replaces the fp32 one only when it reaches TensorRT's gate (PSNR >= 40 dB against fp32 ONNX Runtime on
+    real photos); otherwise a one-line note and fp32. `fp16=False` (`--precision f32`) keeps fp32.
+    """
+
+    def __init__(self, path: Path, use_cuda: bool, threads: int | None = None, fp16: bool = True,
+                 say: Callable[[str], None] | None = None):
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
+        self.ort = ort
+        self.path = Path(path)
+        self.opts = opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if not use_cuda:
@@ -37,40 +51,114 @@ class OrtStylizer(Stylizer):
             # idle ORT threads spin by default, taking CPU from the decoder, encoder and smoothing threads
             # of the video pipeline: +13% end-to-end FPS with the lite nets on 2 cores (README Speed)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        self.session = self._load(self.path, use_cuda)
+        self.cuda = self.session.get_providers()[0] == CUDA_EP  # a CUDA EP that failed to load falls back to CPU
+        self.threads = opts.intra_op_num_threads
+        self.card = card_from_session(self.session)
+        self.name = self.card.get("name", self.path.stem)
+        self.model_path = self.path
+        self.precision = "fp16" if _precision(self.session) == "fp16" else "fp32"
+        self.fidelity_db: float | None = None
+        if self.cuda and fp16 and self.precision != "fp16":
+            self._use_fp16(say or (lambda m: print(m, file=sys.stderr)))
+        # CUDA: IO binding, so the output stays on the device until the caller wants it (run_device: never)
+        self.binding = self.session.io_binding() if self.cuda else None
+        self.backend = (f"onnxruntime CUDA {self.precision} (IO binding)" if self.cuda
+                        else f"onnxruntime CPU, {self.threads} threads")
+
+    def _load(self, path: Path, use_cuda: bool):
+        providers = [CUDA_EP, "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+            session = self.ort.InferenceSession(str(path), self.opts, providers=providers)
         except Exception as exc:  # corrupt or foreign file
             raise InputError(f"cannot load {path} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
-        inputs = [i.name for i in self.session.get_inputs()]
+        inputs = [i.name for i in session.get_inputs()]
         if INPUT_NAME not in inputs:
             raise InputError(f"{path} has inputs {inputs}, expected '{INPUT_NAME}' (export with python -m export.onnx)")
-        used = self.session.get_providers()[0]
-        self.threads = opts.intra_op_num_threads
-        self.backend = "onnxruntime CUDA" if used == "CUDAExecutionProvider" else f"onnxruntime CPU, {self.threads} threads"
-        self.card = card_from_session(self.session)
-        self.name = self.card.get("name", path.stem)
-        # CUDA: IO binding, so ORT writes the output into a device buffer it keeps, not a new one per frame
-        self.binding = self.session.io_binding() if used == "CUDAExecutionProvider" else None
+        return session
+
+    def _use_fp16(self, say: Callable[[str], None]) -> None:
+        """Swap in the fp16 model if it passes the gate (verdict remembered per model pair and ORT version)."""
+        from runtime import fp16
+        from runtime.trt_build import FIDELITY_DB
+
+        try:
+            model = fp16.fp16_model_for(self.path, say)
+            candidate = self._load(model, use_cuda=True)
+        except StylecastError as exc:
+            say(f"note: {exc}; ONNX Runtime CUDA runs the fp32 model")
+            return
+        if candidate.get_providers()[0] != CUDA_EP:
+            return
+        record = fp16.gate_record_path(model, self.path, self.ort.__version__)
+
+        def measure() -> float:
+            reference = OrtStylizer(self.path, use_cuda=False)
+            binding = candidate.io_binding()
+            return fp16.worst_psnr(lambda x: _run_bound(candidate, binding, x), reference.run_nchw)
+
+        verdict, remembered = fp16.ort_fp16_gate(record, measure)
+        if not verdict["passed"]:
+            again = f"; remembered in {record}, delete it to re-check" if remembered else ""
+            say(f"note: the fp16 model {model.name} reaches only {verdict['psnr_db']:.1f} dB PSNR vs fp32 ONNX Runtime "
+                f"(gate {FIDELITY_DB:.0f} dB){again}; ONNX Runtime CUDA runs the fp32 model")
+            return
+        self.session, self.model_path, self.precision, self.fidelity_db = candidate, model, "fp16", verdict["psnr_db"]
 
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
         if self.binding is None:
             return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
-        b = self.binding
-        b.bind_cpu_input(INPUT_NAME, np.ascontiguousarray(x, np.float32))
-        b.bind_output(OUTPUT_NAME, "cuda")
-        self.session.run_with_iobinding(b)
-        return b.copy_outputs_to_cpu()[0]
+        return _run_bound(self.session, self.binding, x)
+
+    def to_device(self, x: np.ndarray):
+        """NCHW float32 host array -> an OrtValue on GPU 0 (one host-to-device copy), for run_device."""
+        return self.ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x, np.float32), "cuda", 0)
 
     def run_device(self, x):
-        """CUDA only: an OrtValue on the GPU in, an OrtValue on the GPU out (no host round trip, for GPU next stages)."""
+        """CUDA only: NCHW float32 on the GPU in, an OrtValue on the GPU out; no host round trip.
+
+        x: an OrtValue on 'cuda' (to_device) or a contiguous float32 torch CUDA tensor. H and W must be multiples
+        of 8 (host frames are padded by __call__; device callers pad their own). Each call returns a new device
+        buffer: the output is rebound without a shape before every run, because ORT would otherwise reuse the
+        previous output buffer and reject a new input size mid-stream.
+        """
         if self.binding is None:
-            raise StylecastError("run_device needs the ONNX Runtime CUDA provider")
+            raise StylecastError("run_device needs the ONNX Runtime CUDA provider (onnxruntime-gpu on an NVIDIA GPU)")
         b = self.binding
-        b.bind_ortvalue_input(INPUT_NAME, x)
-        b.bind_output(OUTPUT_NAME, "cuda")
+        shape = self._bind_device_input(b, x)
+        if len(shape) != 4 or shape[1] != 3 or shape[2] % PAD_MULTIPLE or shape[3] % PAD_MULTIPLE:
+            raise StylecastError(f"run_device needs N x 3 x H x W with H, W multiples of {PAD_MULTIPLE}, got {list(shape)}")
+        b.synchronize_inputs()  # the producer may have written x on another CUDA stream
+        b.bind_output(OUTPUT_NAME, "cuda", 0)
         self.session.run_with_iobinding(b)
+        b.synchronize_outputs()  # ready for a consumer on another stream
         return b.get_outputs()[0]
+
+    @staticmethod
+    def _bind_device_input(b, x) -> tuple:
+        if hasattr(x, "device_name"):  # onnxruntime.OrtValue
+            if x.device_name() != "cuda" or x.data_type() != "tensor(float)":
+                raise StylecastError(f"run_device takes float32 on 'cuda', got {x.data_type()} on '{x.device_name()}'")
+            b.bind_ortvalue_input(INPUT_NAME, x)
+            return tuple(x.shape())
+        if hasattr(x, "data_ptr") and getattr(x, "is_cuda", False):  # a torch CUDA tensor: bound by pointer, no copy
+            if str(x.dtype) != "torch.float32" or not x.is_contiguous():
+                raise StylecastError(f"run_device takes a contiguous float32 tensor, got {x.dtype}")
+            b.bind_input(INPUT_NAME, "cuda", x.device.index or 0, np.float32, tuple(x.shape), x.data_ptr())
+            return tuple(x.shape)
+        raise StylecastError("run_device takes an OrtValue on 'cuda' (OrtStylizer.to_device) or a torch CUDA tensor")
+
+
+def _precision(session) -> str:
+    return session.get_modelmeta().custom_metadata_map.get(PRECISION_KEY, "fp32")
+
+
+def _run_bound(session, binding, x: np.ndarray) -> np.ndarray:
+    """Host NCHW in, host out through IO binding on CUDA (output rebound per run: the shape may change)."""
+    binding.bind_cpu_input(INPUT_NAME, np.ascontiguousarray(x, np.float32))
+    binding.bind_output(OUTPUT_NAME, "cuda", 0)
+    session.run_with_iobinding(binding)
+    return binding.copy_outputs_to_cpu()[0]
 
 
 class TorchStylizer(Stylizer):
@@ -281,7 +369,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
                 raise DependencyError(why.removesuffix("; using CPU") + ("" if nvidia else " (and no NVIDIA GPU is visible)"))
             if broken:
                 notes.append(why)
-        stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads)
+        stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads, fp16=precision != "f32", say=say)
     for n in notes:
         say(f"note: {n}")
     say(stylizer.describe())

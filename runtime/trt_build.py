@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -79,34 +78,12 @@ def onnx_facts(onnx_path: Path) -> tuple[str, dict]:
 
 
 def fp16_onnx(onnx_path: Path) -> bytes:
-    """A float16 graph (float32 input/output; InstanceNormalization and Resize stay float32) for TensorRT 11."""
-    try:
-        import onnx
-        from onnx import TensorProto, numpy_helper
-        from onnxconverter_common import float16
-    except ImportError:
-        raise DependencyError("TensorRT 11 builds from a float16 ONNX, made with onnx and onnxconverter-common: "
-                              "pip install onnx onnxconverter-common, or export one with python -m export.onnx --fp16") from None
-    model = onnx.load(str(onnx_path))
-    inits = {i.name: i for i in model.graph.initializer}
-    kept = []
-    for node in model.graph.node:  # fp16-weights files: fp16 initializer -> Cast(float); fold back to float32
-        src = inits.get(node.input[0]) if node.op_type == "Cast" and node.input else None
-        if src is not None and src.data_type == TensorProto.FLOAT16:
-            arr = numpy_helper.to_array(src).astype(np.float32)
-            model.graph.initializer.append(numpy_helper.from_array(arr, node.output[0]))
-        else:
-            kept.append(node)
-    used = {i for n in kept for i in n.input}
-    for name, init in inits.items():
-        if name not in used:
-            model.graph.initializer.remove(init)
-    del model.graph.node[:]
-    model.graph.node.extend(kept)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        half = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=["InstanceNormalization", "Resize"])
-    return half.SerializeToString()
+    """A float16 graph (float32 input/output; InstanceNormalization and Resize stay float32) for TensorRT 11:
+    the one conversion in runtime.fp16 (float32 and fp16-weights files alike)."""
+    from runtime.fp16 import fp16_graph_bytes
+
+    return fp16_graph_bytes(onnx_path, "TensorRT 11 builds from a float16 ONNX: converting to one (or export it with "
+                                       "python -m export.onnx --fp16)")
 
 
 def _timing_cache(trt, config, cache_file: Path | None, say: Callable[[str], None]):

@@ -2,13 +2,14 @@
 
 In a test: `gpu = install(monkeypatch, "10.8.0")` (sys.modules patched for the test only).
 In a subprocess: `install_global("11.1.0", abort_at_exit=True)` before importing the code under test.
+ONNX Runtime with the CUDA provider: `ort = install_ort_cuda(monkeypatch)` (onnxruntime_cuda_fake).
 """
 from __future__ import annotations
 
 import sys
 import types
 
-from tests.fakes import pycuda_fake, tensorrt_fake
+from tests.fakes import onnxruntime_cuda_fake, pycuda_fake, tensorrt_fake
 
 
 def _reset_gpu(name: str, cc: tuple[int, int]) -> None:
@@ -50,3 +51,8 @@ def install_global(version: str = "10.8.0", abort_at_exit: bool = True, **gpu) -
 
 def leftover_contexts() -> dict[int, int]:
     return pycuda_fake.leftover_stacks()
+
+
+def install_ort_cuda(monkeypatch) -> types.SimpleNamespace:
+    """Patch sys.modules['onnxruntime'] with the CUDA-provider fake (the real CPU onnxruntime underneath)."""
+    return onnxruntime_cuda_fake.install(monkeypatch)
