@@ -43,28 +43,37 @@ class OrtStylizer(Stylizer):
 
         self.ort = ort
         self.path = Path(path)
-        self.opts = opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if not use_cuda:
-            opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
-            # idle ORT threads spin by default, taking CPU from the decoder, encoder and smoothing threads
-            # of the video pipeline: +13% end-to-end FPS with the lite nets on 2 cores (README Speed)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        say = say or (lambda m: print(m, file=sys.stderr))
+        self.opts = self._options(use_cuda, threads)
         self.session = self._load(self.path, use_cuda)
-        self.cuda = self.session.get_providers()[0] == CUDA_EP  # a CUDA EP that failed to load falls back to CPU
-        self.threads = opts.intra_op_num_threads
+        self.cuda = self.session.get_providers()[0] == CUDA_EP
+        if use_cuda and not self.cuda:  # the CUDA EP failed to load (its CUDA/cuDNN libraries) and ORT fell back
+            say("note: ONNX Runtime's CUDA provider did not load (CUDA/cuDNN libraries missing?); running on the CPU")
+            self.opts = self._options(False, threads)
+            self.session = self._load(self.path, False)
+        self.threads = self.opts.intra_op_num_threads
         self.card = card_from_session(self.session)
         self.name = self.card.get("name", self.path.stem)
         self.model_path = self.path
         self.precision = "fp16" if _precision(self.session) == "fp16" else "fp32"
         self.fidelity_db: float | None = None
         if self.cuda and fp16 and self.precision != "fp16":
-            self._use_fp16(say or (lambda m: print(m, file=sys.stderr)))
+            self._use_fp16(say)
         # CUDA: IO binding, so the output stays on the device until the caller wants it (run_device: never)
         self.binding = self.session.io_binding() if self.cuda else None
         self.backend = (f"onnxruntime CUDA {self.precision} (IO binding)" if self.cuda
                         else f"onnxruntime CPU, {self.threads} threads")
+
+    def _options(self, use_cuda: bool, threads: int | None):
+        opts = self.ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not use_cuda:
+            opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+            # idle ORT threads spin by default, taking CPU from the decoder, encoder and smoothing threads
+            # of the video pipeline: +13% end-to-end FPS with the lite nets on 2 cores (README Speed)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
 
     def _load(self, path: Path, use_cuda: bool):
         providers = [CUDA_EP, "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
