@@ -119,7 +119,9 @@ from tests.fakes import install_global
 install_global({version!r}, abort_at_exit=True)
 from runtime.engines import open_stylizer
 st = open_stylizer({str(small_onnx)!r}, "trt", announce=lambda m: None)
-threading.Thread(target=lambda: st(np.zeros((64, 64, 3), np.uint8))).start()
+t = threading.Thread(target=lambda: st(np.zeros((64, 64, 3), np.uint8)))
+t.start()
+t.join()  # one stylizer serves one thread at a time (the pipeline's inference thread); concurrent calls race
 st(np.zeros((40, 48, 3), np.uint8))
 print("ok", st.backend)
 """
