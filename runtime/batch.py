@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from runtime import catalog
 from runtime.errors import _ENV_ERRNOS, InputError, PartialFailure, StylecastError, _prog, one_line
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions
 
@@ -157,7 +158,7 @@ class Engines:
 
         device = getattr(self.args, "device", "cpu")
         extra = {"device": device} if device != "cpu" else {}  # keyword only where the engine takes it
-        return open_stylizer(model_spec(self.args, "mosaic"), self.args.backend, self.threads, announce=announce,
+        return open_stylizer(model_spec(self.args, catalog.DEFAULT_STYLE), self.args.backend, self.threads, announce=announce,
                              precision=self.args.precision, **extra)
 
     def get(self):

@@ -156,7 +156,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--height", type=int_range(16, 16384), help="requested capture height")
     p.add_argument("--fps", type=float_range(0.0, 1000.0, lo_open=True), help="requested capture frame rate (0 < FPS <= 1000)")
     p.add_argument("--loop", action="store_true", help="replay a --source file from the start when it ends")
-    add_model_args(p, default_style="mosaic")
+    add_model_args(p, default_style=catalog.DEFAULT_STYLE)
     p.add_argument("--no-window", action="store_true", help="headless: print FPS every second")
     p.add_argument("--max-frames", type=positive_int, help="stop after this many stylized frames")
     p.add_argument("--snapshot-dir", default=".", help="where 's' saves PNGs (default: current folder)")
@@ -171,9 +171,9 @@ class Session:
     def __init__(self, args: argparse.Namespace, size: tuple[int, int] | None = None, need_fps: float | None = None):
         self.args = args
         self.names = catalog.style_names()
-        spec = model_spec(args, default_style="mosaic")
+        spec = model_spec(args, default_style=catalog.DEFAULT_STYLE)
         self.stylizer: Stylizer
-        self.stylizer, self.opts = open_from_args(args, "mosaic", size, need_fps)
+        self.stylizer, self.opts = open_from_args(args, catalog.DEFAULT_STYLE, size, need_fps)
         self.size = size
         self.style_index = self.names.index(self.stylizer.name) if self.stylizer.name in self.names else (
             self.names.index(spec) if spec in self.names else -1)

@@ -52,18 +52,21 @@ def model_spec(args: argparse.Namespace, default_style: str | None = None) -> st
 
 
 def open_from_args(args: argparse.Namespace, default_style: str | None = None, size: tuple[int, int] | None = None,
-                   need_fps: float | None = None) -> tuple[Stylizer, FrameOptions]:
+                   need_fps: float | None = None, source_fps: float | None = None) -> tuple[Stylizer, FrameOptions]:
     """The stylizer and frame options the flags ask for. size: (height, width) of the frames to come;
     need_fps: the frame rate to keep up with (a camera, --realtime): a full net that cannot is reported,
-    and replaced by its -lite net with --auto-lite."""
+    and replaced by its -lite net with --auto-lite. When no style is named, the default style keeps up with
+    source_fps too (its -lite net where the full one is too slow on this machine, said in one line)."""
     opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
     if size is not None and args.max_size and max(size) > args.max_size:
         scale = args.max_size / max(size)
         size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
     spec = model_spec(args, default_style)
+    defaulted = not args.style and not args.model
     stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
-    if need_fps:
-        stylizer = keep_up(stylizer, spec, need_fps, size or (360, 640), args)
+    need = need_fps or (source_fps if defaulted else None)
+    if need:
+        stylizer = keep_up(stylizer, spec, need, size or (360, 640), args, auto_lite=defaulted or getattr(args, "auto_lite", False))
     return stylizer, opts
 
 
@@ -79,7 +82,8 @@ def frame_ms(stylizer: Stylizer, size: tuple[int, int], repeats: int = 2) -> flo
     return 1000 * float(np.median(times))
 
 
-def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int], args: argparse.Namespace) -> Stylizer:
+def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int], args: argparse.Namespace,
+            auto_lite: bool | None = None) -> Stylizer:
     """Measure the net at the real size; below need_fps say so, and suggest (or with --auto-lite take) the -lite net."""
     ms = frame_ms(stylizer, size)
     if 1000 / ms >= need_fps:
@@ -90,13 +94,13 @@ def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int
         say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
             f"frames will be dropped (--max-size makes it faster)")
         return stylizer
-    if not getattr(args, "auto_lite", False):
+    if not (getattr(args, "auto_lite", False) if auto_lite is None else auto_lite):
         say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
             f"--style {lite} (or --auto-lite) is the fast variant of this style")
         return stylizer
     faster = open_stylizer(lite, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
     lite_ms = frame_ms(faster, size)
-    say(f"note: --auto-lite: {spec} runs at {1000 / ms:.1f} FPS at {where}, below the {need_fps:.0f} FPS needed; "
+    say(f"note: {spec} runs at {1000 / ms:.1f} FPS at {where}, below the {need_fps:.0f} FPS needed; "
         f"using {lite} ({1000 / lite_ms:.1f} FPS)")
     return faster
 

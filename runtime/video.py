@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from runtime import catalog
 from runtime.cli_common import add_model_args, open_from_args, smoother_from_args
 from runtime.errors import InputError, PartialFailure, StylecastError, cli_entry
 from runtime.files import atomic_folder, atomic_path, check_output_dir
@@ -628,7 +629,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     s.add_argument("--sheet", action="store_true",
                    help="IN is a photo, OUT an image: one labelled sheet of the photo in every built-in style (or those of --style a,b,c)")
     s.add_argument("--cell", type=int_range(64, 2048), default=320, help="--sheet: long side of each picture in pixels (default 320)")
-    add_model_args(p, default_style="mosaic")
+    add_model_args(p, default_style=catalog.DEFAULT_STYLE)
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: libvpx-vp9 for .webm, libx264 otherwise)")
     e.add_argument("--crf", type=int_range(0, 51), default=18, help="constant rate factor 0..51 for x264/x265 (default 18, lower = better)")
@@ -714,7 +715,7 @@ def run(args: argparse.Namespace) -> dict:
     image_input, files = check_job(src, dst, args.codec)  # before the model loads: a bad output is said at once
     smoother_from_args(args)  # validate before the model loads
     size, rate = _frame_size_and_rate(src)
-    stylizer, opts = open_from_args(args, "mosaic", size, rate if args.realtime else None)
+    stylizer, opts = open_from_args(args, catalog.DEFAULT_STYLE, size, rate if args.realtime else None, source_fps=rate)
     check_memory(size, opts, stylizer, args.batch)
     clock = None
     if args.profile:

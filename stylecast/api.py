@@ -13,13 +13,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from runtime.catalog import DEFAULT_STYLE
 from runtime.errors import InputError
 from runtime.frames import FrameOptions, stylize_frames
 from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother
 from stylecast.results import VideoResult
 
 log = logging.getLogger("stylecast")
-DEFAULT_STYLE = "mosaic"  # the same default as the stylevideo and stylecam commands
+# DEFAULT_STYLE: the same default as the stylevideo and stylecam commands (runtime.catalog)
 
 
 class FrameError(InputError, ValueError):

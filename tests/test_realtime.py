@@ -49,3 +49,14 @@ def test_profile_prints_every_stage_and_the_net_alone(small_onnx, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for stage in ("decode", "pre-process", "inference", "post-process", "smoothing", "encode", "the net alone", "pipeline around it costs"):
         assert stage in proc.stderr, stage
+
+
+@pytest.mark.skipif("starry-lite" not in catalog.style_names(), reason="needs the built-in starry and starry-lite")
+def test_the_default_style_keeps_the_videos_rate_and_a_named_one_is_kept(monkeypatch, capsys):
+    speeds = iter([400.0, 20.0, 400.0])
+    monkeypatch.setattr(cli_common, "frame_ms", lambda stylizer, size: next(speeds))
+    base = dict(style=None, model=None, max_size=None, strength=1.0, preserve_color=False, realtime=False)
+    net, _ = cli_common.open_from_args(_args(**base), catalog.DEFAULT_STYLE, (240, 320), None, source_fps=24.0)
+    assert net.name == "starry-lite" and "using starry-lite" in capsys.readouterr().err  # said, never silent
+    named, _ = cli_common.open_from_args(_args(**{**base, "style": "starry"}), catalog.DEFAULT_STYLE, (240, 320), None, source_fps=24.0)
+    assert named.name == "starry"  # a style the user named is never swapped without --realtime --auto-lite
