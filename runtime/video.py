@@ -25,7 +25,7 @@ from runtime import catalog
 from runtime.cli_common import add_model_args, open_from_args, smoother_from_args
 from runtime.errors import InputError, PartialFailure, StylecastError, cli_entry
 from runtime.files import atomic_folder, atomic_path, check_output_dir
-from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, stylize_frames, write_image
+from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, resize_to, stylize_frames, write_image
 from runtime.validate import Parser, bitrate as validate_bitrate, float_range, int_range, positive_int
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -597,14 +597,25 @@ def _images_to_video(files: list[Path], dst: Path, stylizer, opts: FrameOptions,
         colour = Colour(*BT709)  # photos carry no YUV matrix: tag what we convert with
         colour.tag(stream.codec_context)
         _start(out, codec)
+        resized = 0
         for f in files:
             rgb = read_image(f)
-            if rgb.shape[:2] != (h, w):
-                raise InputError(f"{f.name} is {rgb.shape[1]}x{rgb.shape[0]}, the first image is {w}x{h}")
+            if rgb.shape[:2] != (h, w):  # a video has one size: the first image's
+                rgb = resize_to(rgb, h, w)
+                resized += 1
             out.mux(stream.encode(_from_rgb(stylize_frames(stylizer, rgb[None], opts)[0], pix_fmt, colour)))
         out.mux(stream.encode())
     secs = time.perf_counter() - t0
-    return {"frames": len(files), "seconds": secs, "fps": len(files) / max(secs, 1e-9), "audio": "none"}
+    warnings = [f"note: {resized} of {len(files)} images resized to the first image's {w}x{h}"] if resized else []
+    return {"frames": len(files), "seconds": secs, "fps": len(files) / max(secs, 1e-9), "audio": "none", "warnings": warnings}
+
+
+def _summary(dst: Path, stats: dict, backend: str, video: bool) -> str:
+    """The closing line: frames, time, rate and audio for videos; images and time for stills and folders."""
+    n, secs = stats["frames"], stats["seconds"]
+    if video:
+        return f"{dst}: {n} frames in {secs:.1f} s ({stats['fps']:.1f} FPS), backend {backend}, audio {stats['audio']}"
+    return f"{dst}: {n} image{'s' if n != 1 else ''} in {secs:.1f} s, backend {backend}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -727,8 +738,7 @@ def run(args: argparse.Namespace) -> dict:
                         cfr=args.cfr, codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
     for line in stats.get("warnings", []):
         print(line, file=sys.stderr)
-    print(f"{dst}: {stats['frames']} frames in {stats['seconds']:.1f} s ({stats['fps']:.1f} FPS), "
-          f"backend {stylizer.backend}, audio {stats['audio']}", file=sys.stderr)
+    print(_summary(dst, stats, stylizer.backend, dst.suffix.lower() in VIDEO_SUFFIXES), file=sys.stderr)
     if clock is not None:
         from runtime.cli_common import frame_ms
         from runtime.profile import format_report

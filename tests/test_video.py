@@ -152,3 +152,25 @@ def test_rotation_tag_is_kept(small_onnx, tmp_path):
     assert video._rotation(src) != 0
     assert video._rotation(out) == video._rotation(src)
     assert probe(out)["size"] == (64, 48)
+
+
+def test_images_of_different_sizes_become_one_video_with_a_note_and_stills_say_images(small_onnx, tmp_path):
+    import av
+    import cv2
+
+    from tests.conftest import run_cli
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(48, 64), (60, 80), (48, 64)]):
+        cv2.imwrite(str(folder / f"f{i}.png"), rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+    out = tmp_path / "o.mp4"
+    proc = run_cli("runtime.video", str(folder), str(out), "--model", str(small_onnx), "--fps", "5", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert "1 of 3 images resized to the first image's 64x48" in proc.stderr
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 3 and all(f.shape == (48, 64, 3) for f in frames)
+    still = run_cli("runtime.video", str(folder / "f0.png"), str(tmp_path / "s.png"), "--model", str(small_onnx), "--quiet")
+    assert still.returncode == 0 and "1 image in" in still.stderr and "audio" not in still.stderr
