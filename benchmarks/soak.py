@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,16 @@ def main() -> None:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.perf_counter()
     times, rss = [], []
+    fps_curve: list[tuple[float, float]] = []  # (seconds, FPS) from stylecam's once-a-second line: it keeps working
+
+    def read_fps() -> None:
+        for line in proc.stdout:
+            m = re.match(r"([\d.]+) FPS", line)
+            if m:
+                fps_curve.append((round(time.perf_counter() - t0, 1), float(m.group(1))))
+
+    reader = threading.Thread(target=read_fps, daemon=True)
+    reader.start()
     try:
         while time.perf_counter() - t0 < a.minutes * 60:
             time.sleep(a.every)
@@ -79,17 +90,20 @@ def main() -> None:
                 print(f"{times[-1]:7.0f} s  {rss[-1]:7.1f} MiB", flush=True)
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     after = [r for t, r in zip(times, rss) if t >= WARMUP_S]
     median = float(np.median(after)) if after else float("nan")
     spread = (max(after) - min(after)) / median if after else float("nan")
-    fps = [float(m.group(1)) for m in re.finditer(r"^([\d.]+) FPS", out, re.M)]
+    fps = [f for _, f in fps_curve]
+    last_minute = [f for t, f in fps_curve if t >= times[-1] - 60] if times else []
     result = {"command": " ".join(cmd[1:]), "minutes": a.minutes, "samples": len(rss), "warmup_s": WARMUP_S,
               "rss_median_after_warmup_mib": median, "rss_min_mib": min(after) if after else None,
               "rss_max_mib": max(after) if after else None, "spread_after_warmup": spread,
               "flat_within_5_percent": bool(after) and max(after) <= median * (1 + TOLERANCE) and min(after) >= median * (1 - TOLERANCE),
-              "fps_median": float(np.median(fps)) if fps else None, "exit_code": proc.returncode,
-              "curve": {"t_s": times, "rss_mib": rss}}
+              "fps_median": float(np.median(fps)) if fps else None,
+              "fps_median_last_minute": float(np.median(last_minute)) if last_minute else None, "exit_code": proc.returncode,
+              "curve": {"t_s": times, "rss_mib": rss}, "fps_curve": fps_curve}
     plot(times, rss, RESULTS / "soak.png")
     print({k: v for k, v in result.items() if k != "curve"})
     print("saved", save("soak", result), RESULTS / "soak.png")
