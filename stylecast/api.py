@@ -95,8 +95,9 @@ def load(style_or_path: str | os.PathLike = DEFAULT_STYLE, backend: str = "auto"
     """Open a built-in style by name (see styles()) or a model file (.onnx, .trt/.engine, .pth/.safetensors).
 
     backend: 'auto' (the fastest that works here: TensorRT, ONNX Runtime CUDA, OpenVINO, ONNX Runtime CPU),
-    or one of 'trt', 'ort-cuda', 'openvino', 'ort-cpu', 'torch'. precision (OpenVINO): 'auto' (the fastest
-    that passes its fidelity check on this CPU, measured once and cached), 'f32', 'bf16', 'int8'.
+    or one of 'trt', 'ort-cuda', 'openvino', 'ort-cpu', 'torch'. precision: for OpenVINO 'auto' (the fastest
+    that passes its fidelity check on this CPU, measured once and cached), 'f32', 'bf16', 'int8'; for ONNX
+    Runtime CUDA 'f32' keeps the fp32 model instead of the gated fp16 one.
     The engine's notes (fallbacks, the backend chosen) go to the 'stylecast' logger, not to stderr.
     Errors are runtime.errors.StylecastError with a one-line message (InputError for an unknown style).
     """
