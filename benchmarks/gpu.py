@@ -24,13 +24,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, ROOT, machine, table  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, machine, median_ms, table  # noqa: E402
 
 SIZES = [(360, 640), (720, 1280), (1080, 1920)]
 TARGETS = {"trt_1080p_fps": 500.0, "graphs_vs_eager": 3.0, "stylevideo_1080p_fps": 120.0}
@@ -56,18 +55,6 @@ def _gpu() -> tuple[str | None, bool, str]:
         return gpu_identity()[0], False, why
     except DependencyError:
         return "NVIDIA GPU (name unknown without pycuda)", False, why
-
-
-def _time(fn: Callable[[], object], repeats: int, warmup: int = 3) -> float:
-    """Median ms of fn(), which must return only when its GPU work is done (TensorRT/ORT rows synchronise inside)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
 
 
 def _size_label(h: int, w: int) -> str:
@@ -197,9 +184,9 @@ def tensorrt_rows(onnx_path: Path, repeats: int, sizes: list[tuple[int, int]],
                         raise StylecastError("TensorRT execution failed")
                     st.stream.synchronize()
 
-                ms = _time(engine, repeats)
+                ms = median_ms(engine, repeats)  # engine() returns once its GPU work is done
             frame = _frame(h, w)
-            host_ms = _time(lambda: st(frame), max(5, repeats // 4))
+            host_ms = median_ms(lambda: st(frame), max(5, repeats // 4))
             rows.append({"backend": f"TensorRT {trt.__version__} FP16", "size": _size_label(h, w), "engine_ms": ms,
                          "fps": 1000 / ms, "with_host_copies_ms": host_ms})
     finally:
@@ -227,9 +214,9 @@ def ort_cuda_rows(onnx_path: Path, repeats: int, sizes: list[tuple[int, int]],
     rows = []
     for h, w in sizes:
         on_gpu = st.to_device(_nchw(h, w))
-        ms = _time(lambda: st.run_device(on_gpu), repeats)
+        ms = median_ms(lambda: st.run_device(on_gpu), repeats)
         frame = _frame(h, w)
-        host_ms = _time(lambda: st(frame), max(5, repeats // 4))
+        host_ms = median_ms(lambda: st(frame), max(5, repeats // 4))
         rows.append({"backend": f"ONNX Runtime CUDA {st.precision} + IO binding", "size": _size_label(h, w),
                      "engine_ms": ms, "fps": 1000 / ms, "with_host_copies_ms": host_ms})
     return rows, None
