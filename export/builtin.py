@@ -29,6 +29,15 @@ SOURCES = {
     "scream": {"title": "The Scream", "artist": "Edvard Munch, 1893"},
     "composition-vii": {"title": "Composition VII", "artist": "Wassily Kandinsky, 1913"},
     "feathers": {"title": "Feathers", "artist": "feathers.jpg of jcjohnson/fast-neural-style"},
+    "shipwreck": {"title": "The Shipwreck", "artist": "J. M. W. Turner, 1805"},
+    "woman-with-hat": {"title": "Woman with a Hat", "artist": "Henri Matisse, 1905"},
+}
+# Where the style image files themselves came from (../shared/data/README.md); paintings by artists who
+# died before 1956 are public domain, the others are noted.
+ORIGIN = {
+    "mosaic": "pytorch/examples fast_neural_style (BSD-3); not a dated painting",
+    "candy": "pytorch/examples fast_neural_style (BSD-3); not a dated painting",
+    "feathers": "jcjohnson/fast-neural-style; not a dated painting",
 }
 
 
@@ -85,6 +94,8 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
         report = export(w, dst, fp16_weights=True)
         entries[name] = {"name": name, "file": dst.name, "sha256": sha256_file(dst), "bytes": dst.stat().st_size,
                          **SOURCES.get(name.removesuffix("-lite"), {"title": name, "artist": "unknown"}),
+                         "origin": ORIGIN.get(name.removesuffix("-lite"), "public-domain painting; image file from "
+                                              "jcjohnson/fast-neural-style, neural-style or lengstrom/fast-style-transfer"),
                          "variant": card.get("arch", {}).get("variant", "johnson"),
                          "export": {"precision": report["precision"], "psnr_vs_fp32_db": round(report["psnr_vs_fp32_db"], 1),
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},

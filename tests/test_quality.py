@@ -57,11 +57,21 @@ def test_warping_error_ratio_separates_a_stable_from_a_flickering_output():
 def test_gate_lists_each_failing_figure():
     good = {"style": 0.2, "content": 1.0, "flicker": 5.0, "flicker_smoothed": 1.0}
     assert quality.gate_failures(good, "johnson") == []
-    bad = {**good, "content": 2.0, "flicker": float("nan")}
+    bad = {**good, "content": 3.0, "flicker": float("nan")}
     fails = quality.gate_failures(bad, "johnson")
-    assert len(fails) == 2 and fails[0].startswith("content 2.000 > 1.6") and fails[1].startswith("flicker")
-    assert quality.gate_failures({"style": 0.3, "content": 1.5}, "lite") == []
+    assert len(fails) == 2 and fails[0].startswith("content 3.000 > 2.49") and fails[1].startswith("flicker")
+    assert quality.gate_failures({"style": 0.5, "content": 1.5}, "lite") == []
     assert quality.gate_failures({"style": 0.3}, "lite") == ["content not measured"]
+
+
+def test_gate_is_the_issues_carried_over_by_the_anchor_nets():
+    """The distance limits are the issue's times the stricter anchor ratio; the old built-ins stay refused."""
+    for variant, limits in quality.ISSUE_GATE.items():
+        for key, value in limits.items():
+            assert quality.GATE[variant][key] == pytest.approx(value * quality.ANCHOR_RATIO.get(key, 1.0), abs=0.005)
+    assert quality.ANCHOR_RATIO["style"] > 1 and quality.ANCHOR_RATIO["content"] > 1
+    assert quality.gate_failures({"style": 0.407, "content": 4.376, "flicker": 15.2, "flicker_smoothed": 1.96}, "johnson")
+    assert quality.gate_failures({"style": 0.416, "content": 3.336, "flicker": 10.3, "flicker_smoothed": 1.41}, "johnson")
 
 
 def test_truncated_vgg_loads_its_layers_and_refuses_deeper_ones(random_vgg16):
