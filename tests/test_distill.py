@@ -81,3 +81,22 @@ def test_distill_bad_inputs_exit_2(small_model, photo_dir, tmp_path):
     assert_user_error(proc, "not found")
     proc = run_cli("train.distill", "--teacher", str(small_model), "--data", str(photo_dir), "--out", str(tmp_path / "o.pth"))
     assert_user_error(proc, ".safetensors")
+
+
+def test_texture_loss_is_zero_on_itself_and_grows_with_blur(random_vgg16):
+    from train.vgg import build_vgg
+
+    vgg = build_vgg(list(distill.TEXTURE_LAYERS), "vgg16", str(random_vgg16)).eval()
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 48, 48) * 255
+    blurred = torch.nn.functional.avg_pool2d(target, 3, 1, 1)
+    assert distill.texture_loss(vgg, target, target).item() == pytest.approx(0.0, abs=1e-6)
+    mild = distill.texture_loss(vgg, 0.5 * (target + blurred), target).item()
+    assert 0 < mild < distill.texture_loss(vgg, blurred, target).item()
+
+
+def test_texture_term_runs_and_is_recorded(small_model, photo_dir, random_vgg16, tmp_path):
+    out = _distill(small_model, photo_dir, tmp_path / "t-lite.safetensors", "--texture-weight", "5",
+                   "--vgg", str(random_vgg16), "--precision", "fp32", "--steps", "4")
+    _, card = load_style_model(out)
+    assert card["hyperparameters"]["texture_weight"] == 5 and card["precision"] == "fp32"

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from runtime.errors import InputError, cli_entry
 from runtime.files import check_output_dir, sha256_file
 from train.data import PhotoCrops
-from train.device import describe, pick_device
+from train.device import amp_label, autocast_dtype, describe, pick_device
 from train.model_io import load_style_model, save_style_model
 from train.transformer_net import LITE_CHANNELS, LITE_RESIDUAL_BLOCKS, LiteTransformerNet
 
@@ -43,11 +43,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--edge-weight", type=float, default=1.0, help="weight of the image-gradient L1 term")
     p.add_argument("--stability-weight", type=float, default=0.0, help="weight of the noise-stability term (0 = off)")
     p.add_argument("--noise", type=float, default=4.0, help="std of the input noise for --stability-weight (0-255 scale)")
+    p.add_argument("--texture-weight", type=float, default=0.0,
+                   help="weight of a texture term: the relative Gram distance (VGG16 relu1_2..relu3_3) of the student's "
+                        "output to the teacher's; keeps the strokes an L1 copy blurs away (0 = off; 30 is a good start)")
+    p.add_argument("--vgg", help="VGG16 weights for --texture-weight (default $STYLECAST_VGG, ../shared, or torchvision's download)")
     p.add_argument("--init", help="start from these student weights (fine-tuning) instead of random ones")
     p.add_argument("--channels", type=int, nargs=3, default=list(LITE_CHANNELS))
     p.add_argument("--residual-blocks", type=int, default=LITE_RESIDUAL_BLOCKS)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="autocast (auto: bf16 on GPUs and on CPUs with AMX/AVX512-BF16; else fp32)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -62,13 +68,32 @@ def distill_loss(student: torch.Tensor, target: torch.Tensor, edge_weight: float
     return loss
 
 
+TEXTURE_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
+
+
+def texture_loss(vgg: torch.nn.Module, student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over TEXTURE_LAYERS of ||G(student) - G(target)||_F / ||G(target)||_F, batched (train.quality's style
+    distance with the teacher's output in place of the painting)."""
+    fs, ft = vgg(student), vgg(target)
+    terms = []
+    for layer in TEXTURE_LAYERS:
+        a, b = fs[layer].float(), ft[layer].float()
+        n, c, h, w = a.shape
+        ga = a.reshape(n, c, h * w) @ a.reshape(n, c, h * w).transpose(1, 2) / (c * h * w)
+        gb = b.reshape(n, c, h * w) @ b.reshape(n, c, h * w).transpose(1, 2) / (c * h * w)
+        terms.append((torch.linalg.norm(ga - gb, dim=(1, 2)) / torch.linalg.norm(gb, dim=(1, 2)).clamp_min(1e-8)).mean())
+    return torch.stack(terms).mean()
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = F.mse_loss(a.clamp(0, 255), b.clamp(0, 255)).item()
     return float("inf") if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 @torch.no_grad()
-def teacher_pairs(teacher: torch.nn.Module, photos: PhotoCrops, device: torch.device, batch: int, quiet: bool) -> tuple[torch.Tensor, torch.Tensor]:
+@torch.no_grad()
+def teacher_pairs(teacher: torch.nn.Module, photos: PhotoCrops, device: torch.device, batch: int, quiet: bool,
+                  amp_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """All crops and the teacher's stylizations of them, uint8 NCHW on the CPU."""
     n, s = len(photos), photos.image_size
     inputs = torch.empty((n, 3, s, s), dtype=torch.uint8)
@@ -76,7 +101,8 @@ def teacher_pairs(teacher: torch.nn.Module, photos: PhotoCrops, device: torch.de
     for start in tqdm(range(0, n, batch), desc="teacher", unit="batch", disable=quiet):
         x = torch.stack([photos[k] for k in range(start, min(n, start + batch))])
         inputs[start : start + len(x)] = x.round().to(torch.uint8)
-        y = teacher(x.to(device)).float().clamp(0, 255).round().to("cpu", torch.uint8)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            y = teacher(x.to(device)).float().clamp(0, 255).round().to("cpu", torch.uint8)
         targets[start : start + len(x)] = y
     return inputs, targets
 
@@ -90,11 +116,14 @@ def distill(args: argparse.Namespace) -> Path:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
+    amp_dtype = autocast_dtype(device) if args.precision == "auto" else (torch.bfloat16 if args.precision == "bf16" else None)
+    if not args.quiet:
+        print(f"train.distill: {describe(device)}, {amp_label(amp_dtype)}", flush=True)
     teacher, teacher_card = load_style_model(args.teacher)
     teacher = teacher.to(device).eval()
     photos = PhotoCrops(args.data, args.image_size, seed=args.seed, length=args.crops)
     started = time.time()
-    inputs, targets = teacher_pairs(teacher, photos, device, args.batch_size, args.quiet)
+    inputs, targets = teacher_pairs(teacher, photos, device, args.batch_size, args.quiet, amp_dtype)
     teacher_s = time.time() - started
     n_val = max(args.batch_size, args.crops // 20)
     train_idx = torch.arange(n_val, args.crops)
@@ -106,6 +135,13 @@ def distill(args: argparse.Namespace) -> Path:
         student = student.to(device).train()
     else:
         student = LiteTransformerNet(tuple(args.channels), args.residual_blocks).to(device)
+    vgg = None
+    if args.texture_weight:
+        from train.quality import default_vgg_path
+        from train.vgg import build_vgg
+
+        vgg = build_vgg(list(TEXTURE_LAYERS), "vgg16", args.vgg or default_vgg_path()).to(device).eval()
+        vgg.requires_grad_(False)
     opt = torch.optim.Adam(student.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * k / args.steps)))
     gen = torch.Generator().manual_seed(args.seed)
@@ -115,11 +151,14 @@ def distill(args: argparse.Namespace) -> Path:
         pick = train_idx[torch.randint(len(train_idx), (args.batch_size,), generator=gen)]
         x = inputs[pick].to(device, torch.float32)
         y = targets[pick].to(device, torch.float32)
-        pred = student(x)
-        loss = distill_loss(pred, y, args.edge_weight)
-        if args.stability_weight:
-            noisy = student(x + args.noise * torch.randn(x.shape, generator=gen).to(device))
-            loss = loss + args.stability_weight * F.l1_loss(noisy, pred)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            pred = student(x).float()
+            loss = distill_loss(pred, y, args.edge_weight)
+            if vgg is not None:
+                loss = loss + args.texture_weight * texture_loss(vgg, pred, y)
+            if args.stability_weight:
+                noisy = student(x + args.noise * torch.randn(x.shape, generator=gen).to(device)).float()
+                loss = loss + args.stability_weight * F.l1_loss(noisy, pred)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -133,7 +172,8 @@ def distill(args: argparse.Namespace) -> Path:
         "variant": "lite",
         "distilled_from": {"name": teacher_card.get("name", Path(args.teacher).stem), "sha256": sha256_file(args.teacher)},
         **{k: teacher_card[k] for k in ("title", "style_image", "style_sha256") if k in teacher_card},
-        "hyperparameters": {k: getattr(args, k) for k in ("crops", "image_size", "steps", "batch_size", "lr", "edge_weight", "stability_weight", "noise", "seed")},
+        "hyperparameters": {k: getattr(args, k) for k in ("crops", "image_size", "steps", "batch_size", "lr", "edge_weight", "stability_weight", "noise", "seed", "texture_weight")},
+        "precision": amp_label(amp_dtype),
         "init": Path(args.init).name if args.init else None,
         "final_loss": running,
         "val_psnr_vs_teacher_db": round(val_psnr, 2),

@@ -52,7 +52,7 @@ GATE: dict[str, dict[str, float]] = {
 Stylize = Callable[[np.ndarray], np.ndarray]  # RGB uint8 HxWx3 -> RGB uint8 HxWx3
 
 
-def _default_vgg_path() -> str | None:
+def default_vgg_path() -> str | None:
     """$STYLECAST_VGG, else the project's shared copy when it is there (developer machines, CI)."""
     env = os.environ.get("STYLECAST_VGG")
     if env:
@@ -66,7 +66,7 @@ class QualityMeter:
 
     def __init__(self, vgg_path: str | None = None, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
-        self.vgg = build_vgg(sorted(set(STYLE_LAYERS) | set(CONTENT_LAYERS)), "vgg16", vgg_path or _default_vgg_path()).to(self.device)
+        self.vgg = build_vgg(sorted(set(STYLE_LAYERS) | set(CONTENT_LAYERS)), "vgg16", vgg_path or default_vgg_path()).to(self.device)
 
     @torch.no_grad()
     def features(self, rgb: np.ndarray) -> dict[str, torch.Tensor]:
