@@ -228,13 +228,18 @@ def _ray_attempt(job: Job, args: argparse.Namespace, threads: int) -> tuple[dict
     """One input on a Ray worker. A retried attempt (its worker died) first removes the dead attempt's
     temporaries: outputs are only ever renamed into place whole, so there is one complete file or none."""
     _drop_temporaries([job])
-    kill = getattr(args, "test_kill_once", None)  # tests only: this input's first worker dies once its output is begun
-    if kill and job.input.name == Path(kill).name and not Path(kill + ".killed").exists():
-        Path(kill + ".killed").touch()
-        threading.Thread(target=_die_when_begun, args=(job,), daemon=True).start()
+    _test_kill(args, job.input, job)
     record, stats = run_job_record(job, Engines(args, 1, threads=threads, quiet=True), args)
     stats.pop("profile", None)
     return record, {k: v for k, v in stats.items() if isinstance(v, (int, float, str, list, type(None)))}
+
+
+def _test_kill(args: argparse.Namespace, src: Path, watched: Job, when: bool = True) -> None:
+    """Tests only (args.test_kill_once names an input): the first worker on it dies once watched.output is begun."""
+    kill = getattr(args, "test_kill_once", None)
+    if when and kill and src.name == Path(kill).name and not Path(kill + ".killed").exists():
+        Path(kill + ".killed").touch()
+        threading.Thread(target=_die_when_begun, args=(watched,), daemon=True).start()
 
 
 def _die_when_begun(job: Job) -> None:
@@ -246,11 +251,19 @@ def _die_when_begun(job: Job) -> None:
 
 
 def _run_on_ray(ray, jobs: list[Job], args: argparse.Namespace, report: Callable[[int, dict, dict], None]) -> None:
-    """Each input is a Ray task; Ray retries a task whose worker dies (max_retries), never one whose input
-    failed (that comes back as an error record). Records are reported as tasks finish."""
+    """Each input is a Ray task (with --chunk-seconds, long videos are a task per chunk and a join task:
+    runtime.chunks); Ray retries a task whose worker dies (max_retries), never one whose input failed
+    (that comes back as an error record). Records are reported as tasks finish."""
+    from runtime.chunks import submit_chunked
+
     threads = args.threads or 1
     task = ray.remote(_ray_attempt).options(num_cpus=threads, max_retries=3, retry_exceptions=False)
-    pending = {task.remote(job, args, threads): i for i, job in enumerate(jobs)}
+
+    def submit(job: Job):
+        ref = submit_chunked(ray, job, args, threads)
+        return task.remote(job, args, threads) if ref is None else ref
+
+    pending = {submit(job): i for i, job in enumerate(jobs)}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -259,6 +272,7 @@ def _run_on_ray(ray, jobs: list[Job], args: argparse.Namespace, report: Callable
                 record, stats = ray.get(done[0])
             except Exception as exc:  # noqa: BLE001 - a task Ray gave up on (worker died too often, node lost)
                 record, stats = job_record(jobs[i].input, jobs[i].output, error=f"Ray task failed: {describe_error(exc)}"), {}
+                _drop_temporaries([jobs[i]])
             report(i, record, stats)
     except BaseException:
         for ref in pending:

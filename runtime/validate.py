@@ -79,6 +79,8 @@ def bitrate(text: str) -> int:
     return int(value)
 
 
+chunk_seconds = float_range(1.0, 86400.0)  # --chunk-seconds: 1 s .. a day
+
 positive_int = int_range(1)
 non_negative_int = int_range(0)
 positive_float = float_range(0.0, lo_open=True)

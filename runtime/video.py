@@ -27,6 +27,7 @@ from runtime.errors import InputError, PartialFailure, StylecastError, cli_entry
 from runtime.files import atomic_folder, atomic_path, check_output_dir
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions, read_image, resize_to, stylize_frames, write_image
 from runtime.validate import Parser, bitrate as validate_bitrate, float_range, int_range, positive_int
+from runtime.validate import chunk_seconds as validate_chunk_seconds
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
 X264_FAMILY = ("libx264", "libx265", "h264", "hevc")
@@ -634,6 +635,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     b.add_argument("--ray", metavar="auto|ADDRESS",
                    help="run each input as a Ray task (pip install 'stylecast[cluster]'): 'auto' joins this machine's cluster "
                         "(or starts a local one), ADDRESS another (e.g. ray://head:10001); OUTDIR must be a shared folder")
+    b.add_argument("--chunk-seconds", type=validate_chunk_seconds, metavar="S",
+                   help="with --ray: cut each video at keyframes into chunks of about S seconds (1..86400), one Ray task each, "
+                        "joined without re-encoding (a few frames before each chunk warm up the temporal smoothing)")
     b.add_argument("--json", action="store_true",
                    help="one JSON object per job on stdout: input, output, frames, seconds, backend, status (ok|error|skipped), error")
     s = p.add_argument_group("contact sheet")
@@ -672,6 +676,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"give IN OUT, or several inputs with -o OUTDIR (got {len(args.paths)} path{'s' if len(args.paths) > 1 else ''})")
     if args.ray and not args.output_dir:
         p.error("--ray runs a batch: give the inputs with -o OUTDIR")
+    if args.chunk_seconds and not args.ray:
+        p.error("--chunk-seconds cuts videos into Ray tasks: use it with --ray")
     return args
 
 

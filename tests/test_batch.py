@@ -135,33 +135,4 @@ def test_expand_and_output_names(inputs, tmp_path):
     assert output_for(Path("x/clip.MOV"), tmp_path) == tmp_path / "clip.MOV"
 
 
-# ---- --ray: one Ray task per input on a local cluster (skipped without `pip install 'stylecast[cluster]'`) ----
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
-
-def test_ray_batch_with_a_corrupt_input_and_a_killed_worker(ray_cluster, inputs, tmp_path, capsys):
-    from runtime import video
-    from runtime.batch import run_batch
-    from runtime.errors import PartialFailure
-
-    out = tmp_path / "out"
-    # the first attempt at b.mkv dies mid-job (its worker process exits): Ray must retry it on another worker
-    args = video.parse_args([str(inputs / "a.mp4"), str(inputs / "b.mkv"), str(inputs / "corrupt.mp4"), "-o", str(out),
-                             "--style", "mosaic-lite", "--backend", "ort-cpu", "--max-size", "64", "--max-frames", "20",
-                             "--quiet", "--json", "--ray", "auto"])
-    args.test_kill_once = str(inputs / "b.mkv")
-    with pytest.raises(PartialFailure, match="2 of 3 inputs written.*1 failed: corrupt.mp4"):
-        run_batch(args)
-    assert (inputs / "b.mkv.killed").exists()  # the kill did happen
-    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mkv"]  # complete, once, no temporaries
-    assert frames_in(out / "a.mp4") == 20 and frames_in(out / "b.mkv") == 20
-    # the driver may print Ray's own "(raylet) A worker died..." line: the records are the JSON lines
-    recs = records("\n".join(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
-    assert recs["a.mp4"]["status"] == "ok" and recs["b.mkv"]["status"] == "ok"
-    assert recs["corrupt.mp4"]["status"] == "error" and "not a readable video" in recs["corrupt.mp4"]["error"]
+# --ray (a local Ray cluster) and --chunk-seconds: tests/test_ray.py
