@@ -44,6 +44,14 @@ ORIGIN = {
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _shown(path: Path) -> str:
+    """A path as styles.json records it: ../shared/data/... for the shared data, else as given."""
+    try:
+        return "../shared/data/" + Path(path).resolve().relative_to(SHARED.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def style_image(card: dict, name: str, given: Path | None = None) -> Path:
     """The painting a net was trained on: --style-image, else the card's file name in ../shared/data/styles."""
     if given:
@@ -99,7 +107,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
                          "variant": card.get("arch", {}).get("variant", "johnson"),
                          "export": {"precision": report["precision"], "psnr_vs_fp32_db": round(report["psnr_vs_fp32_db"], 1),
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},
-                         "quality": {**measured[w], "photos": str(photos), "video": str(video) if video else None},
+                         "quality": {**measured[w], "photos": _shown(photos), "video": _shown(video) if video else None},
                          "card": card}
     ordered = sorted(entries.values(), key=lambda e: e["name"])
     with atomic_path(catalogue) as tmp:

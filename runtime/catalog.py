@@ -7,11 +7,19 @@ from pathlib import Path
 from runtime.errors import InputError
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
-# The style used when none is named: the best-measured built-in (issue 11's metric, docs/training.md: starry
-# 0.416 style / 3.34 content distance against mosaic's 0.407 / 4.38, which erases the subject). Where a
-# frame rate must be kept (a video's, a camera's) and the full net cannot keep it, its -lite net is taken.
-DEFAULT_STYLE = "starry"
 CATALOGUE = STYLES_DIR / "styles.json"
+FALLBACK_STYLE = "starry"  # the default when no built-in carries gate figures (an old catalogue)
+# train.quality's gate limits, repeated here so the runtime (no torch) can rank styles; a test checks they agree.
+GATE_LIMITS = {"johnson": (0.42, 2.49), "lite": (0.54, 2.49)}
+
+
+def measured_rank(entry: dict) -> float | None:
+    """How far inside the gate a style is: style/limit + content/limit (lower is better); None if unmeasured."""
+    q = entry.get("quality") or {}
+    if not isinstance(q.get("style"), (int, float)) or not isinstance(q.get("content"), (int, float)):
+        return None
+    style_limit, content_limit = GATE_LIMITS["lite" if entry.get("variant") == "lite" else "johnson"]
+    return q["style"] / style_limit + q["content"] / content_limit
 
 
 def load_catalogue() -> list[dict]:
@@ -33,3 +41,30 @@ def style_path(name: str) -> Path:
             return path
     names = ", ".join(style_names()) or "(none installed)"
     raise InputError(f"unknown style '{name}'; built-in styles: {names}; or pass a .onnx/.trt/.pth file")
+
+
+def ranked(variant: str = "johnson") -> list[str]:
+    """Built-in styles of one variant that pass the gate, best-measured first."""
+    rows = [(measured_rank(e), e["name"]) for e in load_catalogue()
+            if (e.get("variant") == "lite") == (variant == "lite") and (e.get("quality") or {}).get("passes")]
+    return [name for rank, name in sorted(r for r in rows if r[0] is not None)]
+
+
+def fast_styles() -> list[str]:
+    """The -lite styles: those inside the gate best-first, then the others (kept until passing ones replace
+    them) best-measured first."""
+    passing = ranked("lite")
+    others = [(measured_rank(e), e["name"]) for e in load_catalogue()
+              if e.get("variant") == "lite" and e["name"] not in passing]
+    return passing + [name for _, name in sorted(others, key=lambda r: (r[0] is None, r[0] or 0.0, r[1]))]
+
+
+def _default_style() -> str:
+    best = ranked("johnson")
+    return best[0] if best else FALLBACK_STYLE
+
+
+# The style used when none is named: the best-measured built-in full net inside the quality gate
+# (docs/training.md). Where a frame rate must be kept (a video's, a camera's) and it cannot keep it on the
+# machine, cli_common.keep_up takes its -lite net, else the best fast style, and says so.
+DEFAULT_STYLE = _default_style()

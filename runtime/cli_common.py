@@ -66,7 +66,8 @@ def open_from_args(args: argparse.Namespace, default_style: str | None = None, s
     stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
     need = need_fps or (source_fps if defaulted else None)
     if need:
-        stylizer = keep_up(stylizer, spec, need, size or (360, 640), args, auto_lite=defaulted or getattr(args, "auto_lite", False))
+        stylizer = keep_up(stylizer, spec, need, size or (360, 640), args, auto_lite=defaulted or getattr(args, "auto_lite", False),
+                           defaulted=defaulted)
     return stylizer, opts
 
 
@@ -83,13 +84,22 @@ def frame_ms(stylizer: Stylizer, size: tuple[int, int], repeats: int = 2) -> flo
 
 
 def keep_up(stylizer: Stylizer, spec: str, need_fps: float, size: tuple[int, int], args: argparse.Namespace,
-            auto_lite: bool | None = None) -> Stylizer:
-    """Measure the net at the real size; below need_fps say so, and suggest (or with --auto-lite take) the -lite net."""
+            auto_lite: bool | None = None, defaulted: bool = False) -> Stylizer:
+    """Measure the net at the real size; below need_fps say so, and suggest (or with --auto-lite take) the -lite net.
+    For the default style (none named) without a -lite net, the best-measured fast style is taken instead."""
     ms = frame_ms(stylizer, size)
     if 1000 / ms >= need_fps:
         return stylizer
     where = f"{size[1]}x{size[0]}"
     lite = f"{spec}-lite"
+    if defaulted and lite not in catalog.style_names() and not spec.endswith("-lite"):
+        for name in catalog.fast_styles():
+            faster = open_stylizer(name, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
+            fast_ms = frame_ms(faster, size)
+            if 1000 / fast_ms >= need_fps:
+                say(f"note: the default style {spec} runs at {1000 / ms:.1f} FPS at {where}, below the {need_fps:.0f} FPS needed, "
+                    f"and has no -lite net yet; using {name} ({1000 / fast_ms:.1f} FPS). --style {spec} keeps {spec} at its speed")
+                return faster
     if spec.endswith("-lite") or lite not in catalog.style_names():
         say(f"note: {spec} runs at {1000 / ms:.1f} FPS here ({ms:.0f} ms per {where} frame), below the {need_fps:.0f} FPS needed; "
             f"frames will be dropped (--max-size makes it faster)")

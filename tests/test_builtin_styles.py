@@ -18,7 +18,23 @@ def test_catalogue_lists_shipped_files_with_matching_hashes():
             assert e["card"]["distilled_from"]["name"] in catalog.style_names()
             assert e["card"]["val_psnr_vs_teacher_db"] > 20
         else:
-            assert e["card"]["steps"] > 0 and e["card"]["final_losses_mean_last_50"]["style"] > 0
+            assert e["card"]["steps"] > 0 and ("final_losses_mean_last_50" in e["card"] or e["card"]["schedule"])
+        q = e["quality"]  # every built-in carries its measured figures; those outside the gate say why they ship
+        assert q["style"] > 0 and q["content"] > 0
+        assert q["passes"] or "legacy" in q, e["name"]
+        assert e.get("origin") or q.get("legacy"), e["name"]
+
+
+def test_the_default_style_is_the_best_measured_one_inside_the_gate():
+    best = catalog.ranked("johnson")
+    assert best and catalog.DEFAULT_STYLE == best[0]
+    entries = {e["name"]: e for e in catalog.load_catalogue()}
+    ranks = [catalog.measured_rank(entries[n]) for n in best]
+    assert ranks == sorted(ranks)
+    for name in best:
+        q = entries[name]["quality"]
+        style_limit, content_limit = catalog.GATE_LIMITS["johnson"]
+        assert q["style"] <= style_limit and q["content"] <= content_limit and q["flicker"] <= 8 and q["flicker_smoothed"] <= 2.5
 
 
 def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others():

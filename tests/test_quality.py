@@ -74,6 +74,13 @@ def test_gate_is_the_issues_carried_over_by_the_anchor_nets():
     assert quality.gate_failures({"style": 0.416, "content": 3.336, "flicker": 10.3, "flicker_smoothed": 1.41}, "johnson")
 
 
+def test_the_runtime_ranks_styles_with_the_same_limits():
+    from runtime import catalog
+
+    for variant, (style, content) in catalog.GATE_LIMITS.items():
+        assert (quality.GATE[variant]["style"], quality.GATE[variant]["content"]) == (style, content)
+
+
 def test_truncated_vgg_loads_its_layers_and_refuses_deeper_ones(random_vgg16):
     vgg = build_vgg(["relu4_3"], "vgg16", random_vgg16)
     assert vgg.min_size() == 8
