@@ -12,8 +12,10 @@ class Style:
     """One built-in style: what it is (name, title, artist), which net (full or lite), and its measured figures.
 
     `figures` holds the numbers the catalogue records, flattened so a table or a UI can show them without
-    knowing the catalogue's layout: export fidelity (PSNR of the shipped weights against fp32), int8
-    fidelity, training time, and for lite nets their PSNR against the full net they were distilled from.
+    knowing the catalogue's layout: the quality metric (style_distance, content_distance, flicker,
+    flicker_smoothed, passes_gate; docs/training.md), export fidelity (PSNR of the shipped weights against
+    fp32), int8 fidelity, training time, and for lite nets their PSNR against the full net they were
+    distilled from.
     """
 
     name: str
@@ -32,8 +34,11 @@ class Style:
 def _figures(entry: dict) -> dict[str, float | bool | str]:
     """The catalogue's numbers for one style, under stable flat names (absent figures are left out)."""
     export, int8, card = entry.get("export", {}), entry.get("int8") or {}, entry.get("card", {})
+    quality = entry.get("quality") or {}
     fig: dict[str, float | bool | str] = {}
-    for key, value in (("precision", export.get("precision")), ("psnr_vs_fp32_db", export.get("psnr_vs_fp32_db")),
+    for key, value in (("style_distance", quality.get("style")), ("content_distance", quality.get("content")),
+                       ("flicker", quality.get("flicker")), ("flicker_smoothed", quality.get("flicker_smoothed")),
+                       ("passes_gate", quality.get("passes")),("precision", export.get("precision")), ("psnr_vs_fp32_db", export.get("psnr_vs_fp32_db")),
                        ("parity_max_abs_err", export.get("parity_max_abs_err")),
                        ("int8_passes", int8.get("passes")), ("int8_bytes", int8.get("bytes")),
                        ("int8_psnr_vs_f32_db", (int8.get("fidelity") or {}).get("psnr_vs_f32_db")),
@@ -48,11 +53,11 @@ def styles() -> list[Style]:
     """The built-in styles, in catalogue order (an empty list when the package ships none).
 
     >>> [s.name for s in styles()][:2]
-    ['mosaic', 'mosaic-lite']
+    ['feathers', 'mosaic']
     """
     out = []
     for entry in catalog.load_catalogue():
         out.append(Style(name=entry["name"], title=entry.get("title", entry["name"]), artist=entry.get("artist", ""),
-                         variant=entry.get("variant", "full"), path=catalog.STYLES_DIR / entry["file"],
+                         variant="lite" if entry.get("variant") == "lite" else "full", path=catalog.STYLES_DIR / entry["file"],
                          bytes=int(entry.get("bytes", 0)), figures=_figures(entry)))
     return out
