@@ -135,13 +135,21 @@ def export_int8(onnx_path: Path, calibration: Path | None = None, count: int = C
 
 
 def _record_in_catalogue(onnx_path: Path, xml: Path, record: dict) -> None:
-    """Built-in styles: the int8 files and their figures go into styles.json beside the f32 entry."""
+    """Built-in styles: the int8 files and their figures go into styles.json beside the f32 entry. A model
+    that failed its check is not shipped (the runtime would never use it): its files are removed and only
+    the figures stay, so the catalogue says why the style has no int8 model."""
     if onnx_path.resolve().parent != CATALOGUE.parent.resolve():
         return
+    shipped = bool(record["passes"])
+    size = xml.stat().st_size + xml.with_suffix(".bin").stat().st_size
+    if not shipped:
+        xml.unlink(missing_ok=True)
+        xml.with_suffix(".bin").unlink(missing_ok=True)
     styles = load_catalogue()
     for entry in styles:
         if entry["file"] == onnx_path.name:
-            entry["int8"] = {"file": xml.name, "bytes": xml.stat().st_size + xml.with_suffix(".bin").stat().st_size, **record}
+            entry["int8"] = ({"file": xml.name, "bytes": size, **record} if shipped else
+                             {"file": None, "bytes": 0, **record, "note": "not shipped: outside the quality check's limit"})
     with atomic_path(CATALOGUE) as tmp:
         tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": styles}, indent=2) + "\n")
 

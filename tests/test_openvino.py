@@ -202,3 +202,21 @@ def test_openvino_gpu_device_is_used_where_present_and_refused_in_one_line_elsew
     else:
         with pytest.raises(DependencyError, match="no GPU"):
             open_stylizer(str(small_onnx), "openvino", device="gpu", announce=lambda m: None)
+
+
+def test_a_builtin_int8_model_that_fails_its_check_is_not_shipped(tmp_path, monkeypatch):
+    import export.int8 as int8mod
+
+    catalogue = tmp_path / "styles.json"
+    catalogue.write_text(json.dumps({"format": "stylecast-styles/1", "styles": [{"name": "a", "file": "a.onnx"}, {"name": "b", "file": "b.onnx"}]}))
+    monkeypatch.setattr(int8mod, "CATALOGUE", catalogue)
+    monkeypatch.setattr(int8mod, "load_catalogue", lambda: json.loads(catalogue.read_text())["styles"])
+    for name, passes in (("a", True), ("b", False)):
+        xml = tmp_path / f"{name}.int8.xml"
+        xml.write_text("<net/>")
+        xml.with_suffix(".bin").write_bytes(b"\0" * 10)
+        int8mod._record_in_catalogue(tmp_path / f"{name}.onnx", xml, {"passes": passes, "fidelity": {"passes": passes}})
+    entries = {e["name"]: e for e in json.loads(catalogue.read_text())["styles"]}
+    assert entries["a"]["int8"]["file"] == "a.int8.xml" and (tmp_path / "a.int8.bin").is_file()
+    assert entries["b"]["int8"]["file"] is None and not entries["b"]["int8"]["passes"]  # the verdict stays, the files go
+    assert not (tmp_path / "b.int8.xml").exists() and not (tmp_path / "b.int8.bin").exists()
