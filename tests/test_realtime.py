@@ -51,12 +51,27 @@ def test_profile_prints_every_stage_and_the_net_alone(small_onnx, tmp_path):
         assert stage in proc.stderr, stage
 
 
-@pytest.mark.skipif("starry-lite" not in catalog.style_names(), reason="needs the built-in starry and starry-lite")
+@pytest.mark.skipif(not catalog.fast_styles(), reason="needs a built-in -lite style")
 def test_the_default_style_keeps_the_videos_rate_and_a_named_one_is_kept(monkeypatch, capsys):
+    default = catalog.DEFAULT_STYLE
+    lite = f"{default}-lite" if f"{default}-lite" in catalog.style_names() else catalog.fast_styles()[0]
     speeds = iter([400.0, 20.0, 400.0])
     monkeypatch.setattr(cli_common, "frame_ms", lambda stylizer, size: next(speeds))
     base = dict(style=None, model=None, max_size=None, strength=1.0, preserve_color=False, realtime=False)
-    net, _ = cli_common.open_from_args(_args(**base), catalog.DEFAULT_STYLE, (240, 320), None, source_fps=24.0)
-    assert net.name == "starry-lite" and "using starry-lite" in capsys.readouterr().err  # said, never silent
-    named, _ = cli_common.open_from_args(_args(**{**base, "style": "starry"}), catalog.DEFAULT_STYLE, (240, 320), None, source_fps=24.0)
-    assert named.name == "starry"  # a style the user named is never swapped without --realtime --auto-lite
+    net, _ = cli_common.open_from_args(_args(**base), default, (240, 320), None, source_fps=24.0)
+    assert net.name == lite and f"using {lite}" in capsys.readouterr().err  # said, never silent
+    named, _ = cli_common.open_from_args(_args(**{**base, "style": default}), default, (240, 320), None, source_fps=24.0)
+    assert named.name == default  # a style the user named is never swapped without --realtime --auto-lite
+
+
+@pytest.mark.skipif("starry-lite" not in catalog.style_names(), reason="needs the built-in starry-lite")
+def test_a_default_without_a_lite_net_falls_back_to_the_best_fast_style(monkeypatch, capsys):
+    default = catalog.DEFAULT_STYLE
+    monkeypatch.setattr(catalog, "style_names", lambda: [n for n in ("starry-lite", default)])
+    monkeypatch.setattr(catalog, "fast_styles", lambda: ["starry-lite"])
+    speeds = iter([400.0, 20.0])
+    monkeypatch.setattr(cli_common, "frame_ms", lambda stylizer, size: next(speeds))
+    base = dict(style=None, model=None, max_size=None, strength=1.0, preserve_color=False, realtime=False)
+    net, _ = cli_common.open_from_args(_args(**base), default, (240, 320), None, source_fps=24.0)
+    err = capsys.readouterr().err
+    assert net.name == "starry-lite" and "has no -lite net yet; using starry-lite" in err
