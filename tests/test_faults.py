@@ -39,4 +39,6 @@ def test_killed_at_a_random_moment(sig, delay, small_onnx, tmp_path):
             assert sum(1 for _ in c.decode(video=0)) == 72
     else:
         assert proc.returncode in (128 + sig, -sig), (proc.returncode, err[-800:])  # -sig: killed before our handler existed
-        assert out.read_bytes() == b"old output"
+        if out.read_bytes() != b"old output":  # the signal came after the finished output was renamed into place
+            with av.open(str(out)) as c:
+                assert sum(1 for _ in c.decode(video=0)) == 72  # whole, never half-written
