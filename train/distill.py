@@ -25,6 +25,7 @@ from runtime.errors import InputError, cli_entry
 from runtime.files import check_output_dir, sha256_file
 from train.data import PhotoCrops
 from train.device import amp_label, autocast_dtype, describe, pick_device
+from train.losses import gram_matrix
 from train.model_io import load_style_model, save_style_model
 from train.transformer_net import LITE_CHANNELS, LITE_RESIDUAL_BLOCKS, LiteTransformerNet
 
@@ -73,14 +74,11 @@ TEXTURE_LAYERS = ("relu1_2", "relu2_2", "relu3_3")
 
 def texture_loss(vgg: torch.nn.Module, student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean over TEXTURE_LAYERS of ||G(student) - G(target)||_F / ||G(target)||_F, batched (train.quality's style
-    distance with the teacher's output in place of the painting)."""
+    distance with the teacher's output in place of the painting; the ratio needs no Gram normalisation)."""
     fs, ft = vgg(student), vgg(target)
     terms = []
     for layer in TEXTURE_LAYERS:
-        a, b = fs[layer].float(), ft[layer].float()
-        n, c, h, w = a.shape
-        ga = a.reshape(n, c, h * w) @ a.reshape(n, c, h * w).transpose(1, 2) / (c * h * w)
-        gb = b.reshape(n, c, h * w) @ b.reshape(n, c, h * w).transpose(1, 2) / (c * h * w)
+        ga, gb = gram_matrix(fs[layer].float()), gram_matrix(ft[layer].float())
         terms.append((torch.linalg.norm(ga - gb, dim=(1, 2)) / torch.linalg.norm(gb, dim=(1, 2)).clamp_min(1e-8)).mean())
     return torch.stack(terms).mean()
 
