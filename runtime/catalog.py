@@ -43,20 +43,24 @@ def style_path(name: str) -> Path:
     raise InputError(f"unknown style '{name}'; built-in styles: {names}; or pass a .onnx/.trt/.pth file")
 
 
+def _ordered(variant: str) -> list[dict]:
+    """Entries of one variant: inside the gate first, then by measured rank (unmeasured last), then by name."""
+    rows = [e for e in load_catalogue() if (e.get("variant") == "lite") == (variant == "lite")]
+    def key(e: dict) -> tuple:
+        rank = measured_rank(e)
+        return (not (e.get("quality") or {}).get("passes"), rank is None, rank or 0.0, e["name"])
+    return sorted(rows, key=key)
+
+
 def ranked(variant: str = "johnson") -> list[str]:
     """Built-in styles of one variant that pass the gate, best-measured first."""
-    rows = [(measured_rank(e), e["name"]) for e in load_catalogue()
-            if (e.get("variant") == "lite") == (variant == "lite") and (e.get("quality") or {}).get("passes")]
-    return [name for rank, name in sorted(r for r in rows if r[0] is not None)]
+    return [e["name"] for e in _ordered(variant) if (e.get("quality") or {}).get("passes") and measured_rank(e) is not None]
 
 
 def fast_styles() -> list[str]:
     """The -lite styles: those inside the gate best-first, then the others (kept until passing ones replace
     them) best-measured first."""
-    passing = ranked("lite")
-    others = [(measured_rank(e), e["name"]) for e in load_catalogue()
-              if e.get("variant") == "lite" and e["name"] not in passing]
-    return passing + [name for _, name in sorted(others, key=lambda r: (r[0] is None, r[0] or 0.0, r[1]))]
+    return [e["name"] for e in _ordered("lite")]
 
 
 def _default_style() -> str:
