@@ -96,3 +96,29 @@ def test_plan_errors_are_one_line(tmp_path, photo_dir, style_png):
     bad.write_text("{not json")
     proc = run_cli("train.multistyle", "train", "--plan", str(bad), "--data", str(photo_dir), "--workdir", str(tmp_path / "w"), "--steps", "1")
     assert_user_error(proc, "not a valid plan")
+
+
+def test_fitted_steps_end_the_schedule_inside_the_time_limit():
+    # 30 timed steps took 3.75 s (0.125 s each), 10 s gone of a 100 s limit: 98 - 10 - 0.375 s left = 701 more steps
+    assert multistyle._fitted_steps(5000, 40, t_warm=6.25, now=10.0, t_start=0.0, time_limit=100.0) == 40 + 701
+    assert multistyle._fitted_steps(500, 40, t_warm=6.25, now=10.0, t_start=0.0, time_limit=100.0) == 500  # never more than asked
+    assert multistyle._fitted_steps(5000, 40, t_warm=7.0, now=99.0, t_start=0.0, time_limit=100.0) == 41  # out of time: finish now
+
+
+def test_fit_schedule_completes_the_run_with_its_learning_rate_decay(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch):
+    monkeypatch.setattr(multistyle, "FIT_WARMUP", 1)
+    monkeypatch.setattr(multistyle, "FIT_AFTER", 2)
+    monkeypatch.setattr(multistyle, "_fitted_steps", lambda steps, step, *a: 5)
+    work = tmp_path / "fit"
+    assert _train(["--plan", _plan(tmp_path, style_png), "--workdir", str(work), "--data", str(photo_dir), "--steps", "1000",
+                   "--vgg", str(random_vgg16), "--device", "cpu", "--time-limit", "3600", "--fit-schedule"])
+    ckpt = torch.load(work / multistyle.CKPT, weights_only=False)
+    assert ckpt["step"] == 5
+    base = json.loads((tmp_path / "plan_0.0.json").read_text()).get("lr", multistyle.Plan.lr)
+    assert abs(ckpt["optimizer"]["param_groups"][0]["lr"] - 0.1 * base) < 1e-12  # the cosine decay reached its floor
+
+
+def test_fit_schedule_needs_a_time_limit(tmp_path, photo_dir, style_png):
+    proc = run_cli("train.multistyle", "train", "--plan", _plan(tmp_path, style_png), "--workdir", str(tmp_path / "w"),
+                   "--data", str(photo_dir), "--steps", "3", "--fit-schedule")
+    assert_user_error(proc, "--time-limit")

@@ -45,6 +45,7 @@ from train.transformer_net import TransformerNet, build_net
 
 CKPT = "checkpoint.pt"
 WEIGHTS = "weights.pt"  # model and plan only (no optimizer): a third of the size, enough to evaluate, export or --init
+FIT_WARMUP, FIT_AFTER = 10, 40  # --fit-schedule times steps FIT_WARMUP..FIT_AFTER of the process, then fixes --steps
 CROP_MARGIN = 16  # pixels of the shifted-crop overlap ignored at each border (padding effects differ there)
 
 
@@ -312,6 +313,8 @@ def _match_slot(name: str, names: list[str]) -> int:
 def train(args: argparse.Namespace) -> bool:
     """Returns True when the schedule is complete, False when stopped early (time limit / --stop-after)."""
     t_start = time.perf_counter()
+    if args.fit_schedule and not args.time_limit:
+        raise InputError("--fit-schedule needs --time-limit")
     device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -349,8 +352,6 @@ def train(args: argparse.Namespace) -> bool:
     else:
         origin = "from scratch"
     amp = autocast_dtype(device) if args.precision == "auto" else (None if args.precision == "fp32" else torch.bfloat16)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
     print(f"{plan.variant} net, {n_slots} slots x {per} photos, {steps} steps, {origin}; {describe(device)}, "
           f"{'autocast ' + str(amp).replace('torch.', '') if amp else 'fp32'}", flush=True)
 
@@ -387,15 +388,13 @@ def train(args: argparse.Namespace) -> bool:
             torch.save({**light, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, tmp)
 
     net.train()
-    step, step_time = start, 0.0
+    step, step_time, fit_t0 = start, 0.0, 0.0
     while step < steps:
         t0 = time.perf_counter()
         xa, xb, shifts = pack.pairs(n_slots * per, gen, plan.max_shift)
         use_stab = bool((w_stab > 0).any())
         if use_stab:
             xb = (xb + plan.noise * torch.randn(xb.shape, generator=noise_gen, device=device)).clamp(0, 255)
-        if device.type == "cuda":
-            xa, xb = xa.contiguous(memory_format=torch.channels_last), xb.contiguous(memory_format=torch.channels_last)
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             x = torch.cat([xa, xb]) if use_stab else xa
@@ -435,6 +434,11 @@ def train(args: argparse.Namespace) -> bool:
                    "s_per_step": round(step_time, 4)}
             log.append(row)
             print(json.dumps(row), flush=True)
+        if args.fit_schedule and step - start == FIT_AFTER:
+            steps = _fitted_steps(steps, step, fit_t0, time.perf_counter(), t_start, args.time_limit)
+            print(f"schedule fitted to --time-limit: {steps} steps (the learning-rate decay ends there)", flush=True)
+        if step - start == FIT_WARMUP:
+            fit_t0 = time.perf_counter()
         out_of_time = args.time_limit and (time.perf_counter() - t_start) + 3 * step_time > args.time_limit
         stop_now = args.stop_after and step - start >= args.stop_after
         if step % args.checkpoint_every == 0 or step == steps or out_of_time or stop_now:
@@ -444,6 +448,16 @@ def train(args: argparse.Namespace) -> bool:
             return False
     print(f"done: {steps} steps, {elapsed / 60:.1f} min of training", flush=True)
     return True
+
+
+def _fitted_steps(steps: int, step: int, t_warm: float, now: float, t_start: float, time_limit: float) -> int:
+    """The step count whose schedule ends inside the time limit, from the pace since warm-up (never more than asked).
+
+    Steps after FIT_WARMUP are timed (the first ones pay for cuDNN's algorithm search); a margin of three
+    steps and 2% is left for the final checkpoint."""
+    pace = (now - t_warm) / (FIT_AFTER - FIT_WARMUP)
+    left = time_limit * 0.98 - (now - t_start) - 3 * pace
+    return max(step + 1, min(steps, step + int(left / pace)))
 
 
 def _lr_factor(step: int, steps: int) -> float:
@@ -539,6 +553,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     t.add_argument("--checkpoint-every", type=int, default=250)
     t.add_argument("--log-every", type=int, default=50)
     t.add_argument("--time-limit", type=float, help="seconds: checkpoint and stop before this much wall time")
+    t.add_argument("--fit-schedule", action="store_true",
+                   help="shorten --steps so the whole schedule (with its learning-rate decay) fits --time-limit, "
+                        "from the pace of the first steps; the chosen count is printed (pass it to --resume)")
     t.add_argument("--stop-after", type=int, help="stop after N steps of this process (tests, time-boxed runs)")
     e = sub.add_parser("eval", help="quality figures of every slot")
     e.add_argument("--workdir", required=True)
