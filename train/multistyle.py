@@ -46,6 +46,7 @@ from train.transformer_net import TransformerNet, build_net
 CKPT = "checkpoint.pt"
 WEIGHTS = "weights.pt"  # model and plan only (no optimizer): a third of the size, enough to evaluate, export or --init
 FIT_WARMUP, FIT_AFTER = 10, 40  # --fit-schedule times steps FIT_WARMUP..FIT_AFTER of the process, then fixes --steps
+STYLE_NORMALISATIONS = ("absolute", "relative")
 CROP_MARGIN = 16  # pixels of the shifted-crop overlap ignored at each border (padding effects differ there)
 
 
@@ -72,6 +73,10 @@ class Plan:
     noise: float = 4.0
     max_shift: int = 4
     edge_weight: float = 1.0  # distillation only
+    # "absolute": pytorch/examples' Gram MSE, whose layers differ in scale by up to 1000x (relu4_3 barely counts);
+    # "relative": each layer's ||G(out) - G(style)|| / ||G(style)||, the quality metric's own per-layer style
+    # distance, so every layer counts as the metric counts it (style weights ~1e6 with content 1e5)
+    style_normalisation: str = "absolute"
     seed: int = 42
 
     @staticmethod
@@ -84,6 +89,8 @@ class Plan:
             raise InputError(f"plan not found: {path}") from None
         except (json.JSONDecodeError, TypeError, KeyError) as exc:
             raise InputError(f"{path} is not a valid plan: {exc}") from None
+        if plan.style_normalisation not in STYLE_NORMALISATIONS:
+            raise InputError(f"{path}: style_normalisation must be one of {', '.join(STYLE_NORMALISATIONS)}")
         names = [s.name for s in plan.slots]
         if not names or len(set(names)) != len(names):
             raise InputError(f"{path}: slot names must be present and unique")
@@ -237,6 +244,22 @@ def style_grams(plan: Plan, vgg: nn.Module, device: torch.device) -> dict[str, t
     return {l: torch.stack(v) for l, v in rows.items()}
 
 
+def style_scales(plan: Plan, grams: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """{layer: (slots,)} divisors of per_item_style: 1 ("absolute"), or the painting's mean squared target
+    ("relative": the quotient is then ||G(out) - G(style)||^2 / ||G(style)||^2; style_term takes its root)."""
+    out = {}
+    for l, g in grams.items():
+        c = g.shape[-1]
+        out[l] = (g / c).pow(2).mean(dim=(1, 2)) if plan.style_normalisation == "relative" else torch.ones(len(g), device=g.device)
+    return out
+
+
+def style_term(plan: Plan, feat: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """One layer's style loss per batch item, in the plan's normalisation."""
+    loss = per_item_style(feat, target) / scale
+    return (loss + 1e-12).sqrt() if plan.style_normalisation == "relative" else loss
+
+
 def per_item_style(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """pytorch/examples' style loss (Gram / (C*H*W), MSE) per batch item; target (B, C, C) per position."""
     _, c, h, w = feat.shape
@@ -373,6 +396,7 @@ def train(args: argparse.Namespace) -> bool:
     w_tv = col([s.tv_weight for s in plan.slots])
     w_stab = col([s.stability_weight for s in plan.slots])
     target = {l: g[slot_idx] for l, g in grams.items()} if grams is not None else {}
+    scale = {l: v[slot_idx] for l, v in style_scales(plan, grams).items()} if grams is not None else {}
     noise_gen = torch.Generator(device=device).manual_seed(plan.seed + 1)
     if resume and "noise" in ckpt["rng"]:
         noise_gen.set_state(ckpt["rng"]["noise"].cpu())
@@ -410,7 +434,7 @@ def train(args: argparse.Namespace) -> bool:
                 with torch.no_grad():
                     fx = vgg(xa)
                 content = sum(F.mse_loss(fy[l].float(), fx[l].float(), reduction="none").mean(dim=(1, 2, 3)) for l in plan.content_layers)
-                style = sum(per_item_style(fy[l].float(), target[l]) for l in plan.style_layers)
+                style = sum(style_term(plan, fy[l].float(), target[l], scale[l]) for l in plan.style_layers)
                 terms["content"] = (w_content * content).sum()
                 terms["style"] = (w_style * style).sum()
                 if (w_tv > 0).any():
