@@ -25,7 +25,7 @@ from runtime.errors import InputError, cli_entry
 from runtime.files import check_output_dir, sha256_file
 from train.data import PhotoCrops
 from train.device import amp_label, autocast_dtype, describe, pick_device
-from train.losses import gram_matrix
+from train.losses import gram_matrix, relative_gram_distance
 from train.model_io import load_style_model, save_style_model
 from train.transformer_net import LITE_CHANNELS, LITE_RESIDUAL_BLOCKS, LiteTransformerNet
 
@@ -79,7 +79,7 @@ def texture_loss(vgg: torch.nn.Module, student: torch.Tensor, target: torch.Tens
     terms = []
     for layer in TEXTURE_LAYERS:
         ga, gb = gram_matrix(fs[layer].float()), gram_matrix(ft[layer].float())
-        terms.append((torch.linalg.norm(ga - gb, dim=(1, 2)) / torch.linalg.norm(gb, dim=(1, 2)).clamp_min(1e-8)).mean())
+        terms.append(relative_gram_distance(ga, gb).mean())
     return torch.stack(terms).mean()
 
 

@@ -37,6 +37,12 @@ def gram_per_position(features: torch.Tensor) -> torch.Tensor:
     return gram_matrix(features) / (features.shape[2] * features.shape[3])
 
 
+def relative_gram_distance(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||G - A||_F / ||A||_F per batch item, (B, C, C) -> (B,): the quality metric's per-layer style distance
+    (both Grams under the same normalisation, which the ratio then cancels)."""
+    return torch.linalg.norm(gram - target, dim=(1, 2)) / torch.linalg.norm(target, dim=(1, 2)).clamp_min(1e-8)
+
+
 def content_loss(generated: torch.Tensor, target: torch.Tensor, norm: Normalisation) -> torch.Tensor:
     if norm is Normalisation.PAPER:
         return 0.5 * (generated - target).pow(2).sum()

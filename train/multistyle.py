@@ -244,20 +244,11 @@ def style_grams(plan: Plan, vgg: nn.Module, device: torch.device) -> dict[str, t
     return {l: torch.stack(v) for l, v in rows.items()}
 
 
-def style_scales(plan: Plan, grams: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """{layer: (slots,)} divisors of per_item_style: 1 ("absolute"), or the painting's mean squared target
-    ("relative": the quotient is then ||G(out) - G(style)||^2 / ||G(style)||^2; style_term takes its root)."""
-    out = {}
-    for l, g in grams.items():
-        c = g.shape[-1]
-        out[l] = (g / c).pow(2).mean(dim=(1, 2)) if plan.style_normalisation == "relative" else torch.ones(len(g), device=g.device)
-    return out
-
-
-def style_term(plan: Plan, feat: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """One layer's style loss per batch item, in the plan's normalisation."""
-    loss = per_item_style(feat, target) / scale
-    return (loss + 1e-12).sqrt() if plan.style_normalisation == "relative" else loss
+def style_term(plan: Plan, feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One layer's style loss per batch item in the plan's normalisation; target (B, C, C) per position."""
+    if plan.style_normalisation == "relative":
+        return losses.relative_gram_distance(losses.gram_per_position(feat), target)
+    return per_item_style(feat, target)
 
 
 def per_item_style(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -396,7 +387,6 @@ def train(args: argparse.Namespace) -> bool:
     w_tv = col([s.tv_weight for s in plan.slots])
     w_stab = col([s.stability_weight for s in plan.slots])
     target = {l: g[slot_idx] for l, g in grams.items()} if grams is not None else {}
-    scale = {l: v[slot_idx] for l, v in style_scales(plan, grams).items()} if grams is not None else {}
     noise_gen = torch.Generator(device=device).manual_seed(plan.seed + 1)
     if resume and "noise" in ckpt["rng"]:
         noise_gen.set_state(ckpt["rng"]["noise"].cpu())
@@ -434,7 +424,7 @@ def train(args: argparse.Namespace) -> bool:
                 with torch.no_grad():
                     fx = vgg(xa)
                 content = sum(F.mse_loss(fy[l].float(), fx[l].float(), reduction="none").mean(dim=(1, 2, 3)) for l in plan.content_layers)
-                style = sum(style_term(plan, fy[l].float(), target[l], scale[l]) for l in plan.style_layers)
+                style = sum(style_term(plan, fy[l].float(), target[l]) for l in plan.style_layers)
                 terms["content"] = (w_content * content).sum()
                 terms["style"] = (w_style * style).sum()
                 if (w_tv > 0).any():

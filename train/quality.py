@@ -26,6 +26,7 @@ from runtime.engines import Stylizer
 from runtime.errors import InputError
 from runtime.frames import cap_long_side, read_image
 from runtime.temporal import TemporalSmoother, consistency_mask, warp
+from train.losses import relative_gram_distance
 from train.vgg import build_vgg
 
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -86,7 +87,7 @@ class QualityMeter:
     def distances(self, photo: np.ndarray, out: np.ndarray, grams: Mapping[str, torch.Tensor]) -> tuple[float, float]:
         """(style distance, content distance) of one stylized photo."""
         fo, fp = self.features(out), self.features(photo)
-        style = np.mean([float(torch.linalg.norm(self.gram(fo[l]) - grams[l]) / torch.linalg.norm(grams[l])) for l in STYLE_LAYERS])
+        style = np.mean([float(relative_gram_distance(self.gram(fo[l])[None], grams[l][None])) for l in STYLE_LAYERS])
         content = np.mean([float(torch.linalg.norm(fo[l] - fp[l]) / np.sqrt(fo[l].numel())) for l in CONTENT_LAYERS])
         return float(style), float(content)
 
