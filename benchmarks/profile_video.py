@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED, save, table  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
-from runtime.frames import crop_to, pad_to_multiple, to_nchw  # noqa: E402
+from runtime.frames import pad_to_multiple, to_nchw  # noqa: E402
 from runtime.temporal import TemporalSmoother  # noqa: E402
-from runtime.video import _video_stream  # noqa: E402
+from runtime.media import video_stream  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, av.open(str(a.video)) as inp:
         out = av.open(str(Path(d) / "out.mp4"), "w")
         stream = inp.streams.video[0]
-        enc = _video_stream(out, "libx264", stream.average_rate, stream.codec_context.width, stream.codec_context.height, 18, None)
+        enc = video_stream(out, "libx264", stream.average_rate, stream.codec_context.width, stream.codec_context.height, 18, None)
         frames = inp.decode(video=0)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(a.frames):

@@ -79,7 +79,7 @@ def expand_inputs(paths: list[str]) -> list[tuple[Path, str | None]]:
 
 def output_for(src: Path, outdir: Path) -> Path:
     """OUTDIR/<input name>: a video or image keeps its extension, other containers (.ts, .mpg...) become .mp4."""
-    from runtime.video import VIDEO_SUFFIXES
+    from runtime.media import VIDEO_SUFFIXES
 
     suffix = src.suffix.lower()
     return outdir / (src.stem + (src.suffix if suffix in VIDEO_SUFFIXES + IMAGE_SUFFIXES else ".mp4"))
@@ -174,7 +174,8 @@ class Engines:
 
 def run_job(job: Job, engines: Engines, args: argparse.Namespace) -> dict[str, Any]:
     """One input to its output; the stats dict with 'status' ('ok' or 'skipped'); failures raise."""
-    from runtime.video import _frame_size_and_rate, check_job, check_memory, process_job
+    from runtime.media import frame_size_and_rate
+    from runtime.video import check_job, check_memory, process_job
 
     if job.problem:
         raise InputError(job.problem)
@@ -183,7 +184,7 @@ def run_job(job: Job, engines: Engines, args: argparse.Namespace) -> dict[str, A
     image_input, files = check_job(job.input, job.output, args.codec)
     net = engines.get()
     opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
-    check_memory(_frame_size_and_rate(job.input)[0], opts, net, args.batch)
+    check_memory(frame_size_and_rate(job.input)[0], opts, net, args.batch)
     stats = process_job(job.input, job.output, net, opts, image_input, files, smooth=args.smooth, fps=args.fps,
                         keep_going=args.keep_going, batch=args.batch, progress=not args.quiet and args.jobs == 1,
                         max_frames=args.max_frames, strict=args.strict, cfr=args.cfr, codec=args.codec, crf=args.crf,
@@ -283,7 +284,7 @@ def _run_on_ray(ray, jobs: list[Job], args: argparse.Namespace, report: Callable
 def _check_before_start(jobs: list[Job], args: argparse.Namespace) -> None:
     """Flags that would fail every job are one line and exit 2 now, not N identical failures later."""
     from runtime.cli_common import smoother_from_args
-    from runtime.video import VIDEO_SUFFIXES, check_codec, default_codec
+    from runtime.media import VIDEO_SUFFIXES, check_codec, default_codec
 
     if args.sheet:
         raise StylecastError("--sheet makes one image from one photo: stylevideo photo.jpg sheet.jpg --sheet (no -o)")

@@ -23,7 +23,7 @@ from runtime.errors import DependencyError, InputError, StylecastError, cli_entr
 from runtime.files import atomic_path, check_output_dir
 from runtime.frames import bgr_to_rgb, rgb_to_bgr, stylize_frames, write_image
 from runtime.validate import Parser, float_range, int_range, positive_int
-from runtime.video import CONTAINER_FORMATS, DEFAULT_PRESET, FASTSTART, check_codec, default_codec
+from runtime.media import CONTAINER_FORMATS, DEFAULT_PRESET, FASTSTART, check_codec, default_codec
 
 WINDOW = "stylecam"
 WINDOW_KEYS = """window keys:

@@ -34,8 +34,9 @@ from runtime.errors import InputError, StylecastError
 from runtime.files import atomic_path
 from runtime.frames import IMAGE_SUFFIXES, FrameOptions, stylize_frames
 from runtime.temporal import TemporalSmoother
-from runtime.video import (AUDIO_COPY_OK, CFR_ONLY, CONTAINER_FORMATS, DEFAULT_PRESET, VIDEO_SUFFIXES, Colour, Timeline,
-                           _from_rgb, _mux_options, _open_input, _rotation, _start, _to_rgb, _video_stream, default_codec)
+from runtime.media import (AUDIO_COPY_OK, CFR_ONLY, CONTAINER_FORMATS, DEFAULT_PRESET, VIDEO_SUFFIXES, Colour, Timeline,
+                           default_codec, display_rotation, from_rgb, mux_options, open_input, start_encoding, to_rgb,
+                           video_stream)
 
 # NUT holds any codec; it may rescale and shift timestamps, so the join takes them from each part's stamps file
 PART_FORMAT, PART_SUFFIX = "nut", ".nut"
@@ -163,7 +164,7 @@ def _decode(src: Path, chunk: Chunk, seek: int | None) -> Iterator:
     (None: from the start of the file)."""
     import av
 
-    inp = _open_input(src)
+    inp = open_input(src)
     try:
         v_in = inp.streams.video[0]
         v_in.thread_type = "AUTO"
@@ -198,7 +199,7 @@ def encode_chunk(plan: ChunkPlan, index: int, stylizer, opts: FrameOptions, smoo
                  codec: str | None = None, crf: int | None = 18, bitrate: str | int | None = None,
                  preset: str | None = DEFAULT_PRESET) -> dict[str, Any]:
     """Stylize chunk `index` of the plan into its part file (atomic); its stats. The encoder settings are
-    stylize_video's (video._video_stream), so the parts join into one stream."""
+    stylize_video's (media.video_stream), so the parts join into one stream."""
     import av
 
     chunk = plan.chunks[index]
@@ -214,10 +215,10 @@ def encode_chunk(plan: ChunkPlan, index: int, stylizer, opts: FrameOptions, smoo
     stats: dict[str, Any] = {"frames": 0, "warmup": 0, "infer_seconds": 0.0}
     with atomic_path(plan.part(index)) as tmp:
         with av.open(str(tmp), "w", format=PART_FORMAT) as out:
-            v_out, pix_fmt = _video_stream(out, codec, rate, width, height, crf, bitrate, preset)
+            v_out, pix_fmt = video_stream(out, codec, rate, width, height, crf, bitrate, preset)
             v_out.codec_context.time_base = v_out.time_base = plan.time_base
             colour_out.tag(v_out.codec_context)
-            _start(out, codec)
+            start_encoding(out, codec)
             pending: list[tuple[int, np.ndarray]] = []
             stamps: list[tuple[int, int | None]] = []  # (pts, dts) as the encoder gave them: muxers may shift them
 
@@ -236,14 +237,14 @@ def encode_chunk(plan: ChunkPlan, index: int, stylizer, opts: FrameOptions, smoo
                     if pts < chunk.start:  # warm-up: the smoother sees it, the output does not
                         stats["warmup"] += 1
                         continue
-                    frame = _from_rgb(out_rgb, pix_fmt, colour_out)
+                    frame = from_rgb(out_rgb, pix_fmt, colour_out)
                     frame.pts, frame.time_base = pts, plan.time_base
                     mux(v_out.encode(frame))
                     stats["frames"] += 1
                 pending.clear()
 
             for frame in _chunk_frames(plan.src, chunk):
-                rgb = _to_rgb(frame, colour_in)
+                rgb = to_rgb(frame, colour_in)
                 if pending and pending[0][1].shape != rgb.shape:
                     flush()
                 pending.append((frame.pts, rgb))
@@ -305,15 +306,15 @@ def join_chunks(plan: ChunkPlan) -> dict[str, Any]:
     if missing:
         raise StylecastError(f"{plan.src.name}: chunk parts missing: {', '.join(missing)}")
     written: list[Fraction] = []
-    inp = _open_input(plan.src)
+    inp = open_input(plan.src)
     try:
         a_in = inp.streams.audio[0] if plan.audio else None
         with atomic_path(plan.dst) as tmp:
             with av.open(str(plan.part(0))) as first, \
-                    av.open(str(tmp), "w", format=CONTAINER_FORMATS[plan.dst.suffix.lower()], options=_mux_options(plan.dst)) as out:
+                    av.open(str(tmp), "w", format=CONTAINER_FORMATS[plan.dst.suffix.lower()], options=mux_options(plan.dst)) as out:
                 v_out = out.add_stream_from_template(first.streams.video[0])
                 v_out.time_base = plan.time_base
-                rotation = _rotation(plan.src)
+                rotation = display_rotation(plan.src)
                 if rotation:
                     v_out.set_display_rotation(rotation)
                 a_out = out.add_stream_from_template(a_in) if a_in is not None else None
@@ -339,13 +340,14 @@ def join_chunks(plan: ChunkPlan) -> dict[str, Any]:
 def _chunk_attempt(job, args: argparse.Namespace, threads: int, plan: ChunkPlan, index: int) -> dict[str, Any]:
     """One chunk on a Ray worker: its stats, or {'error': one line} (an input error is not retried)."""
     from runtime.batch import Engines, Job, _test_kill, describe_error
-    from runtime.video import _frame_size_and_rate, check_memory
+    from runtime.media import frame_size_and_rate
+    from runtime.video import check_memory
 
     _test_kill(args, job.input, Job(job.input, plan.part(index)), when=index == min(1, len(plan.chunks) - 1))
     try:
         net = Engines(args, 1, threads=threads, quiet=True).get()
         opts = FrameOptions(args.max_size, args.strength, args.preserve_color)
-        check_memory(_frame_size_and_rate(plan.src)[0], opts, net, args.batch)
+        check_memory(frame_size_and_rate(plan.src)[0], opts, net, args.batch)
         stats = encode_chunk(plan, index, net, opts, smooth=args.smooth, batch=args.batch, codec=args.codec, crf=args.crf,
                              bitrate=args.bitrate, preset=args.preset)
     except Exception as exc:  # noqa: BLE001 - reported in the input's record

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from av.video.reformatter import ColorRange
 
-from runtime import video
+from runtime import media, video
 from runtime.frames import FrameOptions
 from runtime.samples import sample_clip
 from tests.conftest import ROOT, assert_user_error, run_cli
@@ -126,7 +126,7 @@ def test_output_container_checked_before_the_model_loads(tmp_path, out, flags, e
 
 
 def test_default_codec_follows_the_container(tmp_path):
-    assert video.default_codec(Path("a.webm")) == "libvpx-vp9" and video.default_codec(Path("a.mkv")) == "libx264"
+    assert media.default_codec(Path("a.webm")) == "libvpx-vp9" and media.default_codec(Path("a.mkv")) == "libx264"
     out = tmp_path / "o.webm"
     stats = video.stylize_video(sample_clip(), out, identity, FrameOptions(), max_frames=6, progress=False)
     with av.open(str(out)) as c:
@@ -269,10 +269,10 @@ def test_bt709_tags_carried_and_colour_right(tmp_path):
     with av.open(str(src), "w") as c:
         s = c.add_stream("libx264", rate=10)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        video.Colour(*video.BT709).tag(s.codec_context)
+        media.Colour(*media.BT709).tag(s.codec_context)
         for i in range(5):
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p", dst_colorspace=1, dst_color_range=ColorRange.MPEG)
-            video.Colour(*video.BT709).tag(f)
+            media.Colour(*media.BT709).tag(f)
             f.pts = i
             c.mux(s.encode(f))
         c.mux(s.encode())
@@ -284,7 +284,7 @@ def test_bt709_tags_carried_and_colour_right(tmp_path):
     for suffix in (".mp4", ".mkv"):
         out = tmp_path / f"out{suffix}"
         video.stylize_video(src, out, identity, FrameOptions(), progress=False)
-        assert tags(out) == video.BT709
+        assert tags(out) == media.BT709
         assert np.abs(mean_rgb(out) - reference).max() < 2
 
 
@@ -309,7 +309,7 @@ def test_hlg_10bit_hevc_is_tone_mapped_and_said(tmp_path, level):
         s = c.add_stream("libx265", rate=10)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
         s.options = {"x265-params": "log-level=error"}
-        hdr = video.Colour(9, 18, 9, 1)
+        hdr = media.Colour(9, 18, 9, 1)
         hdr.tag(s.codec_context)
         for i in range(4):
             f = av.VideoFrame.from_ndarray(grey, format="rgb48le").reformat(format="yuv420p10le", dst_colorspace=9,
@@ -320,7 +320,7 @@ def test_hlg_10bit_hevc_is_tone_mapped_and_said(tmp_path, level):
         c.mux(s.encode())
     out = tmp_path / "out.mp4"
     stats = video.stylize_video(src, out, identity, FrameOptions(), progress=False)
-    assert tags(out) == video.BT709
+    assert tags(out) == media.BT709
     assert any("HDR (HLG)" in w and "tone-mapped" in w for w in stats["warnings"])
     got, want = mean_rgb(out), _hlg_reference(level)
     assert np.abs(got - want).max() < 4, (got, want)

@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from runtime import video
+from runtime import media, video
 from runtime.engines import OrtStylizer
 from runtime.frames import FrameOptions, read_image
 from runtime.samples import sample_clip, sample_images
@@ -149,8 +149,8 @@ def test_rotation_tag_is_kept(small_onnx, tmp_path):
         c.mux(s.encode())
     out = tmp_path / "out.mp4"
     video.stylize_video(src, out, OrtStylizer(small_onnx, use_cuda=False), FrameOptions(), progress=False)
-    assert video._rotation(src) != 0
-    assert video._rotation(out) == video._rotation(src)
+    assert media.display_rotation(src) != 0
+    assert media.display_rotation(out) == media.display_rotation(src)
     assert probe(out)["size"] == (64, 48)
 
 
