@@ -382,18 +382,22 @@ def test_stylecam_record_is_finalised_on_sigterm(tmp_path, small_onnx):
     rec = tmp_path / "rec.mp4"
     log = tmp_path / "cam.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with open(log, "w") as f:
+    fps_log = tmp_path / "fps.log"
+    with open(log, "w") as f, open(fps_log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "runtime.cam", "--source", CLIP, "--loop", "--model", str(small_onnx),
-                                 "--no-window", "--record", str(rec)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=f)
-    deadline = time.time() + 60
-    while time.time() < deadline and "recording to" not in log.read_text():
+                                 "--no-window", "--record", str(rec)], cwd=ROOT, env=env, stdout=out, stderr=f)
+
+    def frames_so_far() -> float:  # stylecam prints the frame rate of each second: their sum counts frames, however slow the CPU
+        return sum(float(line.split()[0]) for line in fps_log.read_text().splitlines() if line.endswith(")") and " FPS" in line)
+
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and ("recording to" not in log.read_text() or frames_so_far() < 8):
         time.sleep(0.05)
-    time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode == 143, log.read_text()[-1500:]
     assert len(frame_times(rec)) >= 5  # a playable recording up to the signal
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.log", "rec.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.log", "fps.log", "rec.mp4"]
 
 
 def test_disk_full_is_one_line_and_leaves_nothing(tmp_path, small_onnx):
