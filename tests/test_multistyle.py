@@ -1,6 +1,7 @@
 """train.multistyle: slots folded into plain nets, exact resume, the stability term, export and user errors."""
 import json
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -32,8 +33,8 @@ def test_a_folded_slot_is_exactly_the_multistyle_net_for_that_slot():
         assert not torch.allclose(net.fold(blend)(x), net.fold(torch.tensor([1.0, 0, 0]))(x))
 
 
-def _plan(tmp_path, style_png, stability: float = 0.0, slots: int = 2) -> str:
-    plan = {"slots": [{"name": f"s{i}", "style": str(style_png), "style_weight": 1e9 * (i + 1), "style_size": 64,
+def _plan(tmp_path, style_png, stability: float = 0.0, slots: int = 2, **extra) -> str:
+    plan = {**extra, "slots": [{"name": f"s{i}", "style": str(style_png), "style_weight": 1e9 * (i + 1), "style_size": 64,
                        "stability_weight": stability} for i in range(slots)],
             "image_size": 32, "batch_per_slot": 1, "max_shift": 2,
             "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2"]}
@@ -46,8 +47,9 @@ def _train(argv):
     return multistyle.train(multistyle.parse_args(["train", *argv, "--precision", "fp32", "--log-every", "100"]))
 
 
-def test_resume_gives_bit_identical_weights(tmp_path, photo_dir, style_png, random_vgg16):
-    plan = _plan(tmp_path, style_png, stability=10.0)
+@pytest.mark.parametrize("subpixel", [False, True])
+def test_resume_gives_bit_identical_weights(tmp_path, photo_dir, style_png, random_vgg16, subpixel):
+    plan = _plan(tmp_path, style_png, stability=10.0, subpixel_shift=subpixel)
     common = ["--data", str(photo_dir), "--steps", "4", "--vgg", str(random_vgg16), "--device", "cpu"]
     assert _train(["--plan", plan, "--workdir", str(tmp_path / "a"), *common])
     assert not _train(["--plan", plan, "--workdir", str(tmp_path / "b"), *common, "--stop-after", "2"])
@@ -86,6 +88,24 @@ def test_stability_term_lowers_the_output_change_under_noise_and_shift(tmp_path,
         with torch.no_grad():
             change[name] = float(multistyle.overlap_difference(net(xa, mix), net(xb, mix), shifts, margin=4))
     assert change["on"] < 0.7 * change["off"], change
+
+
+def test_fractional_shift_moves_a_ramp_by_the_fraction():
+    ramp = torch.arange(10.0).view(1, 1, 10, 1) * 3 + torch.arange(10.0).view(1, 1, 1, 10)  # 3/px down, 1/px right
+    two = torch.cat([ramp, ramp])
+    out = multistyle.fractional_shift(two, torch.tensor([[0.0, 0.0], [0.25, 0.5]]))
+    assert torch.equal(out[0], ramp[0])
+    torch.testing.assert_close(out[1, :, :-1, :-1], ramp[0, :, :-1, :-1] + 0.75 + 0.5)
+
+
+def test_subpixel_overlap_difference_is_zero_for_a_shift_equivariant_map(photo_dir):
+    """y = x commutes with any shift: with the fractions the difference vanishes; ignoring them it does not."""
+    pack = multistyle.PhotoPack(photo_dir, 32, 2, torch.device("cpu"))
+    xa, xb, shifts = pack.pairs(8, torch.Generator().manual_seed(5), 2)
+    fractions = torch.rand((8, 2), generator=torch.Generator().manual_seed(6)) * 0.8 + 0.1
+    xb = multistyle.fractional_shift(xb, fractions)
+    assert float(multistyle.overlap_difference(xa, xb, shifts, margin=4, fractions=fractions)) < 1e-6
+    assert float(multistyle.overlap_difference(xa, xb, shifts, margin=4)) > 1.0
 
 
 def test_plan_errors_are_one_line(tmp_path, photo_dir, style_png):

@@ -16,6 +16,9 @@ outputs (train.distill's loss), with no VGG.
 The stability term (Gupta et al. 2017) compares the outputs of two crops of one photo, offset by up
 to --max-shift pixels and with Gaussian noise on the second: over their overlap they must agree.
 This is what per-frame video flicker comes from, so training it down is cheaper than smoothing it away.
+With the plan's subpixel_shift the second crop is also moved by a random fraction of a pixel (bilinear),
+and the first output is resampled by the same fraction before the comparison: real camera motion is
+rarely a whole pixel, and the flicker benchmark warps frames with bilinear flow exactly so.
 """
 from __future__ import annotations
 
@@ -72,6 +75,7 @@ class Plan:
     style_layers: list[str] = field(default_factory=lambda: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"])
     noise: float = 4.0
     max_shift: int = 4
+    subpixel_shift: bool = False  # stability pairs also shifted by a random fraction of a pixel (bilinear)
     edge_weight: float = 1.0  # distillation only
     # "absolute": pytorch/examples' Gram MSE, whose layers differ in scale by up to 1000x (relu4_3 barely counts);
     # "relative": each layer's ||G(out) - G(style)|| / ||G(style)||, the quality metric's own per-layer style
@@ -218,10 +222,23 @@ class PhotoPack:
         return torch.stack(a).float(), torch.stack(b).float(), shifts
 
 
-def overlap_difference(ya: torch.Tensor, yb: torch.Tensor, shifts: list[tuple[int, int]], margin: int = CROP_MARGIN) -> torch.Tensor:
-    """Mean squared difference (0-255 scale) of two outputs over the overlap of their crops, borders excluded."""
+def fractional_shift(x: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
+    """x resampled (bilinear) at (i + fy, j + fx) for each item's fractions (N, 2) in [0, 1); the last row and
+    column repeat the edge, which the overlap's margin excludes."""
+    fy = fractions[:, 0].view(-1, 1, 1, 1).to(x.dtype)
+    fx = fractions[:, 1].view(-1, 1, 1, 1).to(x.dtype)
+    x = (1 - fy) * x + fy * torch.cat([x[:, :, 1:], x[:, :, -1:]], dim=2)
+    return (1 - fx) * x + fx * torch.cat([x[..., 1:], x[..., -1:]], dim=3)
+
+
+def overlap_difference(ya: torch.Tensor, yb: torch.Tensor, shifts: list[tuple[int, int]], margin: int = CROP_MARGIN,
+                       fractions: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared difference (0-255 scale) of two outputs over the overlap of their crops, borders excluded.
+    With fractions, yb's input was also shifted by that fraction of a pixel, so ya is resampled to match."""
     h, w = ya.shape[2:]
-    margin = min(margin, min(h, w) // 8)  # small crops (tests) keep most of their overlap
+    margin = max(1, min(margin, min(h, w) // 8))  # small crops (tests) keep most of their overlap
+    if fractions is not None:
+        ya = fractional_shift(ya, fractions)
     total = ya.new_zeros((), dtype=torch.float32)
     for k, (dy, dx) in enumerate(shifts):
         i0, i1 = max(0, -dy) + margin, h - max(0, dy) - margin
@@ -407,7 +424,11 @@ def train(args: argparse.Namespace) -> bool:
         t0 = time.perf_counter()
         xa, xb, shifts = pack.pairs(n_slots * per, gen, plan.max_shift)
         use_stab = bool((w_stab > 0).any())
+        fractions = None
         if use_stab:
+            if plan.subpixel_shift:  # drawn only then, so older plans resume bit-identically
+                fractions = torch.rand((len(xb), 2), generator=noise_gen, device=device)
+                xb = fractional_shift(xb, fractions)
             xb = (xb + plan.noise * torch.randn(xb.shape, generator=noise_gen, device=device)).clamp(0, 255)
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
@@ -432,7 +453,8 @@ def train(args: argparse.Namespace) -> bool:
                     terms["tv"] = (w_tv * tv).sum()
             if use_stab:
                 yb = y_all[len(xa):]
-                diffs = torch.stack([overlap_difference(ya[k: k + 1], yb[k: k + 1], [shifts[k]]) for k in range(len(xa))])
+                fr = [None if fractions is None else fractions[k: k + 1] for k in range(len(xa))]
+                diffs = torch.stack([overlap_difference(ya[k: k + 1], yb[k: k + 1], [shifts[k]], fractions=fr[k]) for k in range(len(xa))])
                 terms["stability"] = (w_stab * diffs).sum()
         total = sum(terms.values()) / len(xa)
         if not torch.isfinite(total):
