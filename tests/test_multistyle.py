@@ -72,6 +72,28 @@ def test_export_writes_loadable_single_style_nets(tmp_path, photo_dir, style_png
         torch.testing.assert_close(net(x), ms(x, torch.tensor([[0.0, 1.0]])), rtol=1e-2, atol=0.5)  # fp16 weights
 
 
+def test_a_continued_run_carries_every_phase_to_the_model_card(tmp_path, photo_dir, style_png, random_vgg16):
+    common = ["--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu"]
+    _train(["--plan", _plan(tmp_path, style_png), "--workdir", str(tmp_path / "a"), "--steps", "2", *common])
+    one = _plan(tmp_path, style_png, slots=1, stability=1.0)
+    _train(["--plan", one, "--workdir", str(tmp_path / "b"), "--steps", "3", "--init", str(tmp_path / "a"), *common])
+    _train(["--plan", one, "--workdir", str(tmp_path / "c"), "--steps", "1", "--init", str(tmp_path / "b"), *common])
+    export = ["export", "--workdir", str(tmp_path / "c"), "--slot", "x=s0", "--out-dir", str(tmp_path / "nets")]
+    multistyle.export_slots(multistyle.parse_args(export))
+    _, card = load_style_model(tmp_path / "nets" / "x.safetensors")
+    assert [p["steps"] for p in card["schedule"]] == [2, 3, 1] and card["steps"] == 6
+    assert list(card["schedule"][0]["slots"]) == ["s0", "s1"] and list(card["schedule"][1]["slots"]) == ["s0"]
+    assert card["hyperparameters"]["steps"] == 1
+    # weights that lost their history (moved at reduced precision) get it back from a file
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"steps": 1927, "training_minutes": 3.7, "hardware": "H100"}]))
+    multistyle.export_slots(multistyle.parse_args([*export, "--history", str(history)]))
+    _, card = load_style_model(tmp_path / "nets" / "x.safetensors")
+    assert [p["steps"] for p in card["schedule"]] == [1927, 1] and card["steps"] == 1928
+    history.write_text('[{"minutes": 3}]')
+    assert_user_error(run_cli("train.multistyle", *export, "--history", str(history)), "--history")
+
+
 def test_stability_term_lowers_the_output_change_under_noise_and_shift(tmp_path, photo_dir, style_png, random_vgg16):
     """Same run twice, with and without the term; the trained nets' outputs for shifted noisy crops differ less with it."""
     common = ["--data", str(photo_dir), "--steps", "40", "--vgg", str(random_vgg16), "--device", "cpu"]

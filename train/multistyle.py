@@ -306,9 +306,21 @@ def net_from_checkpoint(ckpt: dict) -> MultiStyleNet:
     return net.eval()
 
 
-def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> str:
+def phase_record(ckpt: dict) -> dict:
+    """One finished run of a checkpoint, as a model card's schedule lists it: what a continued net went through."""
+    plan = ckpt["plan"]
+    shared = ("variant", "image_size", "batch_per_slot", "lr", "content_layers", "style_normalisation")
+    return {"steps": int(ckpt["step"]), "training_minutes": round(float(ckpt["elapsed"]) / 60, 1),
+            "slots": {s["name"]: {k: s[k] for k in ("style_weight", "content_weight", "stability_weight") if k in s}
+                      for s in plan["slots"]},
+            **{k: plan[k] for k in shared if k in plan},
+            "teacher": bool(ckpt.get("teacher")), "hardware": ckpt.get("hardware", "?")}
+
+
+def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> tuple[str, list[dict]]:
     """--init FILE: a single-style net (.safetensors/.pth) or a multistyle checkpoint; slots matched by name,
-    by painting (the part before '@'), else the first slot of the source."""
+    by painting (the part before '@'), else the first slot of the source. Also returns the source's phases
+    (its own history, then its run), which the new run carries on to its model cards."""
     path = Path(spec)
     if path.is_dir() or path.name in (CKPT, WEIGHTS):
         ckpt = load_checkpoint(path if path.is_dir() else path.parent)
@@ -323,12 +335,14 @@ def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> str:
             else:
                 own[k] = v
         net.load_state_dict(own)
-        return f"{path} (multistyle, {len(names)} slots)"
+        return f"{path} (multistyle, {len(names)} slots)", [*ckpt.get("history", []), phase_record(ckpt)]
     from train.model_io import load_style_model
 
-    single, _ = load_style_model(path)
+    single, card = load_style_model(path)
     net.load_single(single.state_dict())
-    return f"{path} (single style, copied to every slot)"
+    earlier = card.get("schedule") or [{"steps": card.get("steps"), "training_minutes": round(card.get("training_seconds", 0) / 60, 1),
+                                        "single_style": card.get("name", path.stem), "hardware": card.get("hardware", "?")}]
+    return f"{path} (single style, copied to every slot)", list(earlier)
 
 
 def _match_slot(name: str, names: list[str]) -> int:
@@ -370,16 +384,18 @@ def train(args: argparse.Namespace) -> bool:
     net = MultiStyleNet(n_slots, plan.variant).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps))
-    start, elapsed, log = 0, 0.0, []
+    start, elapsed, log, history = 0, 0.0, [], []
     if resume:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         start, elapsed, log = int(ckpt["step"]), float(ckpt["elapsed"]), ckpt.get("log", [])
+        history = ckpt.get("history", [])
         _set_rng_state(ckpt["rng"], gen)
         origin = f"resumed at step {start}"
     elif args.init:
-        origin = "initialised from " + _init_from(net, args.init, plan)
+        source, history = _init_from(net, args.init, plan)
+        origin = "initialised from " + source
     else:
         origin = "from scratch"
     amp = autocast_dtype(device) if args.precision == "auto" else (None if args.precision == "fp32" else torch.bfloat16)
@@ -412,7 +428,7 @@ def train(args: argparse.Namespace) -> bool:
         rng = _rng_state(gen)
         rng["noise"] = noise_gen.get_state()
         light = {"model": net.state_dict(), "step": step, "elapsed": elapsed, "plan": plan.to_json(), "arch": net.body.arch(),
-                 "log": log, "hardware": describe(device)}
+                 "log": log, "hardware": describe(device), "history": history, "teacher": bool(args.teacher)}
         with atomic_path(workdir / WEIGHTS) as tmp:
             torch.save(light, tmp)
         with atomic_path(ckpt_path) as tmp:
@@ -540,6 +556,8 @@ def export_slots(args: argparse.Namespace) -> list[Path]:
     ckpt = load_checkpoint(Path(args.workdir))
     net = net_from_checkpoint(ckpt)
     names = [s["name"] for s in ckpt["plan"]["slots"]]
+    earlier = _read_history(args.history) if args.history else ckpt.get("history", [])
+    phases = [*earlier, phase_record(ckpt)] if earlier else []
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -564,11 +582,26 @@ def export_slots(args: argparse.Namespace) -> list[Path]:
             "hardware": ckpt.get("hardware", "?"),
             "date": time.strftime("%Y-%m-%d"),
         }
+        if phases:  # a continued run: the card counts every phase, and lists them
+            card["steps"] = sum(int(p.get("steps") or 0) for p in phases)
+            card["training_seconds"] = round(60 * sum(float(p.get("training_minutes") or 0) for p in phases), 1)
+            card["schedule"] = phases
         out = out_dir / f"{style_name}.safetensors"
         save_style_model(out, net.fold(F.one_hot(torch.tensor(i), len(names)).float()), card)
         written.append(out)
         print(f"wrote {out} (slot {slot_name}, step {ckpt['step']})")
     return written
+
+
+def _read_history(path: str) -> list[dict]:
+    """--history FILE: the earlier phases of a run started from weights that lost them (moved at reduced precision)."""
+    try:
+        phases = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read --history {path}: {exc}") from None
+    if not isinstance(phases, list) or not all(isinstance(p, dict) and isinstance(p.get("steps"), int) and p["steps"] > 0 for p in phases):
+        raise InputError(f"--history {path}: expected a JSON list of phases, each with its 'steps'")
+    return phases
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -607,6 +640,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     x.add_argument("--workdir", required=True)
     x.add_argument("--slot", nargs="+", required=True, help="STYLE=SLOT (or SLOT): write STYLE.safetensors from SLOT")
     x.add_argument("--out-dir", required=True)
+    x.add_argument("--history", help="JSON list of the phases before this run, for a run whose --init weights lacked "
+                                     "them (the card's schedule then lists those phases and this run)")
     a = p.parse_args(argv)
     for name in ("steps", "checkpoint_every", "log_every"):
         if getattr(a, name, 1) is not None and getattr(a, name, 1) < 1:
