@@ -83,7 +83,7 @@ def test_a_continued_run_carries_every_phase_to_the_model_card(tmp_path, photo_d
     _, card = load_style_model(tmp_path / "nets" / "x.safetensors")
     assert [p["steps"] for p in card["schedule"]] == [2, 3, 1] and card["steps"] == 6
     assert list(card["schedule"][0]["slots"]) == ["s0", "s1"] and list(card["schedule"][1]["slots"]) == ["s0"]
-    assert card["hyperparameters"]["steps"] == 1
+    assert card["hyperparameters"]["steps"] == 1 and card["data"].endswith("(8 photos)")
     # weights that lost their history (moved at reduced precision) get it back from a file
     history = tmp_path / "history.json"
     history.write_text(json.dumps([{"steps": 1927, "training_minutes": 3.7, "hardware": "H100"}]))

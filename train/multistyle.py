@@ -314,7 +314,8 @@ def phase_record(ckpt: dict) -> dict:
             "slots": {s["name"]: {k: s[k] for k in ("style_weight", "content_weight", "stability_weight") if k in s}
                       for s in plan["slots"]},
             **{k: plan[k] for k in shared if k in plan},
-            "teacher": bool(ckpt.get("teacher")), "hardware": ckpt.get("hardware", "?")}
+            "teacher": bool(ckpt.get("teacher")), "hardware": ckpt.get("hardware", "?"),
+            **({"data": ckpt["data"]} if "data" in ckpt else {})}
 
 
 def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> tuple[str, list[dict]]:
@@ -428,7 +429,8 @@ def train(args: argparse.Namespace) -> bool:
         rng = _rng_state(gen)
         rng["noise"] = noise_gen.get_state()
         light = {"model": net.state_dict(), "step": step, "elapsed": elapsed, "plan": plan.to_json(), "arch": net.body.arch(),
-                 "log": log, "hardware": describe(device), "history": history, "teacher": bool(args.teacher)}
+                 "log": log, "hardware": describe(device), "history": history, "teacher": bool(args.teacher),
+                 "data": f"{args.data} ({len(pack)} photos)"}
         with atomic_path(workdir / WEIGHTS) as tmp:
             torch.save(light, tmp)
         with atomic_path(ckpt_path) as tmp:
@@ -581,6 +583,7 @@ def export_slots(args: argparse.Namespace) -> list[Path]:
             "training_seconds": round(float(ckpt["elapsed"]), 1),
             "hardware": ckpt.get("hardware", "?"),
             "date": time.strftime("%Y-%m-%d"),
+            **({"data": ckpt["data"]} if "data" in ckpt else {}),
         }
         if phases:  # a continued run: the card counts every phase, and lists them
             card["steps"] = sum(int(p.get("steps") or 0) for p in phases)
