@@ -98,3 +98,36 @@ def test_resolver_and_backend_choice(small_onnx, small_model, tmp_path):
     junk.write_bytes(b"junk")
     with pytest.raises(InputError, match="cannot load"):
         open_stylizer(str(junk), announce=said.append)
+
+
+def test_one_stylizer_shared_by_threads_runs_one_inference_at_a_time():
+    """TensorRT contexts and OpenVINO infer requests are not re-entrant: the base class serialises run_nchw."""
+    import threading
+    import time
+
+    from runtime.stylizer import Stylizer
+
+    class Probe(Stylizer):
+        inside = peak = 0
+
+        def run_nchw(self, x):
+            Probe.inside += 1
+            Probe.peak = max(Probe.peak, Probe.inside)
+            time.sleep(0.02)  # long enough for the other threads to arrive while this one is inside
+            Probe.inside -= 1
+            return 255 - x
+
+    net = Probe()
+    frames = [np.full((8, 12, 3), 10 * i, np.uint8) for i in range(6)]
+    outs = [None] * len(frames)
+
+    def work(i):
+        outs[i] = net(frames[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(frames))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Probe.peak == 1
+    assert all(np.array_equal(o, 255 - f) for o, f in zip(outs, frames))
