@@ -39,7 +39,8 @@ def test_the_default_style_is_the_best_measured_one_inside_the_gate():
 
 
 def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others():
-    photo = read_image(sample_images()[1])[:120, :160]
+    photo = read_image(sample_images()[1])  # the whole sample: on a small crop the borders, where nets paint
+    # their own frame (wave's foam), would weigh several times what they do in a real picture
     outs = {}
     for name in catalog.style_names():
         net = open_stylizer(name, "ort-cpu", announce=lambda m: None)
