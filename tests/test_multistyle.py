@@ -94,6 +94,19 @@ def test_a_continued_run_carries_every_phase_to_the_model_card(tmp_path, photo_d
     assert_user_error(run_cli("train.multistyle", *export, "--history", str(history)), "--history")
 
 
+def test_a_run_from_a_pytorch_examples_net_records_it_as_its_first_phase(tmp_path, photo_dir, style_png, random_vgg16):
+    from train.transformer_net import TransformerNet
+
+    torch.save(TransformerNet().state_dict(), tmp_path / "foreign.pth")  # no card: steps and time unknown
+    _train(["--plan", _plan(tmp_path, style_png, slots=1), "--workdir", str(tmp_path / "w"), "--steps", "1",
+            "--init", str(tmp_path / "foreign.pth"), "--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu"])
+    multistyle.export_slots(multistyle.parse_args(["export", "--workdir", str(tmp_path / "w"), "--slot", "x=s0",
+                                                    "--out-dir", str(tmp_path / "nets")]))
+    _, card = load_style_model(tmp_path / "nets" / "x.safetensors")
+    assert card["schedule"][0]["single_style"] == "foreign" and card["schedule"][0]["steps"] is None
+    assert card["steps"] == 1 and card["schedule"][1]["steps"] == 1
+
+
 def test_stability_term_lowers_the_output_change_under_noise_and_shift(tmp_path, photo_dir, style_png, random_vgg16):
     """Same run twice, with and without the term; the trained nets' outputs for shifted noisy crops differ less with it."""
     common = ["--data", str(photo_dir), "--steps", "40", "--vgg", str(random_vgg16), "--device", "cpu"]

@@ -341,7 +341,7 @@ def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> tuple[str, list[dic
 
     single, card = load_style_model(path)
     net.load_single(single.state_dict())
-    earlier = card.get("schedule") or [{"steps": card.get("steps"), "training_minutes": round(card.get("training_seconds", 0) / 60, 1),
+    earlier = card.get("schedule") or [{"steps": card.get("steps"), "training_minutes": round((card.get("training_seconds") or 0) / 60, 1),
                                         "single_style": card.get("name", path.stem), "hardware": card.get("hardware", "?")}]
     return f"{path} (single style, copied to every slot)", list(earlier)
 
