@@ -602,8 +602,11 @@ def _read_history(path: str) -> list[dict]:
         phases = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read --history {path}: {exc}") from None
-    if not isinstance(phases, list) or not all(isinstance(p, dict) and isinstance(p.get("steps"), int) and p["steps"] > 0 for p in phases):
-        raise InputError(f"--history {path}: expected a JSON list of phases, each with its 'steps'")
+    def valid(p) -> bool:  # steps may be null: a pytorch/examples net's card does not know them (as _init_from writes)
+        return isinstance(p, dict) and "steps" in p and (p["steps"] is None or (isinstance(p["steps"], int) and p["steps"] > 0))
+
+    if not isinstance(phases, list) or not all(valid(p) for p in phases):
+        raise InputError(f"--history {path}: expected a JSON list of phases, each with its 'steps' (a count, or null)")
     return phases
 
 
