@@ -201,3 +201,36 @@ def test_an_unknown_style_normalisation_is_a_plan_error(tmp_path, photo_dir, sty
     bad.write_text(json.dumps({"slots": [{"name": "x", "style": str(style_png)}], "style_normalisation": "loud"}))
     proc = run_cli("train.multistyle", "train", "--plan", str(bad), "--data", str(photo_dir), "--workdir", str(tmp_path / "w"), "--steps", "1")
     assert_user_error(proc, "style_normalisation")
+
+
+def test_a_plan_arch_grows_a_trained_net_without_changing_its_output(tmp_path, photo_dir, style_png, random_vgg16):
+    common = ["--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu"]
+    small = _plan(tmp_path, style_png, variant="lite", arch={"channels": [8, 16, 16], "residual_blocks": 1})
+    _train(["--plan", small, "--workdir", str(tmp_path / "a"), "--steps", "2", *common])
+    src = multistyle.net_from_checkpoint(multistyle.load_checkpoint(tmp_path / "a"))
+    _randomise_norms(src)  # trained norms are near 1/0 after 2 steps; make the copy test bite
+    torch.save({**multistyle.load_checkpoint(tmp_path / "a"), "model": src.state_dict()}, tmp_path / "a" / multistyle.WEIGHTS)
+    (tmp_path / "a" / multistyle.CKPT).unlink(missing_ok=True)
+    big = json.loads(open(small).read())
+    big["arch"] = {"channels": [8, 24, 32], "residual_blocks": 3}
+    big["slots"] = big["slots"][::-1]  # slots mapped by name, in another order
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    grown = multistyle.MultiStyleNet(2, "lite", multistyle.Plan.load(tmp_path / "big.json").net_arch())
+    multistyle._init_from(grown, str(tmp_path / "a"), multistyle.Plan.load(tmp_path / "big.json"))
+    assert grown.body.arch() == {"variant": "lite", "channels": [8, 24, 32], "residual_blocks": 3}
+    x = torch.rand(2, 3, 32, 48) * 255
+    with torch.no_grad():
+        for i in range(2):
+            mix = F.one_hot(torch.tensor([i, i]), 2).float()
+            torch.testing.assert_close(grown.eval()(x, mix.flip(1)), src(x, mix), rtol=1e-4, atol=1e-3)
+    _train(["--plan", str(tmp_path / "big.json"), "--workdir", str(tmp_path / "b"), "--steps", "2", "--init", str(tmp_path / "a"), *common])
+    trained = multistyle.net_from_checkpoint(multistyle.load_checkpoint(tmp_path / "b"))
+    assert trained.body.arch()["channels"] == [8, 24, 32]
+    # the old channels' zero reads of the new ones have started to learn
+    assert float(trained.state_dict()["body.deconv1.conv2d.weight"][:16, 16:].abs().sum()) > 0
+    # shrinking is refused in one line
+    big["arch"] = {"channels": [8, 8, 16], "residual_blocks": 1}
+    (tmp_path / "shrink.json").write_text(json.dumps(big))
+    proc = run_cli("train.multistyle", "train", "--plan", str(tmp_path / "shrink.json"), "--workdir", str(tmp_path / "c"), "--steps", "1",
+                   "--init", str(tmp_path / "a"), *common)
+    assert_user_error(proc, "may only widen or deepen")

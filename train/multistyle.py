@@ -82,6 +82,12 @@ class Plan:
     # distance, so every layer counts as the metric counts it (style weights ~1e6 with content 1e5)
     style_normalisation: str = "absolute"
     seed: int = 42
+    # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
+    # which --init grows from a smaller trained one without changing its output (see grow_state)
+    arch: dict | None = None
+
+    def net_arch(self) -> dict:
+        return {**_default_arch(self.variant), **(self.arch or {})}
 
     @staticmethod
     def load(path: str | os.PathLike) -> "Plan":
@@ -93,6 +99,8 @@ class Plan:
             raise InputError(f"plan not found: {path}") from None
         except (json.JSONDecodeError, TypeError, KeyError) as exc:
             raise InputError(f"{path} is not a valid plan: {exc}") from None
+        if plan.arch is not None and (set(plan.arch) - {"channels", "residual_blocks"} or len(plan.arch.get("channels", [0, 0, 0])) != 3):
+            raise InputError(f"{path}: arch takes channels (three numbers) and residual_blocks")
         if plan.style_normalisation not in STYLE_NORMALISATIONS:
             raise InputError(f"{path}: style_normalisation must be one of {', '.join(STYLE_NORMALISATIONS)}")
         names = [s.name for s in plan.slots]
@@ -301,7 +309,7 @@ def load_checkpoint(workdir: Path, map_location: str | torch.device = "cpu") -> 
 
 def net_from_checkpoint(ckpt: dict) -> MultiStyleNet:
     plan = Plan(**{**ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
-    net = MultiStyleNet(len(plan.slots), plan.variant, ckpt.get("arch"))
+    net = MultiStyleNet(len(plan.slots), plan.variant, ckpt.get("arch") or plan.net_arch())
     net.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
     return net.eval()
 
@@ -327,8 +335,11 @@ def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> tuple[str, list[dic
         ckpt = load_checkpoint(path if path.is_dir() else path.parent)
         src_net = net_from_checkpoint(ckpt)
         names = [s["name"] for s in ckpt["plan"]["slots"]]
+        src = src_net.state_dict()
+        if src_net.body.arch() != net.body.arch():
+            src = grow_state(src, net.state_dict())
         own = net.state_dict()
-        for k, v in src_net.state_dict().items():
+        for k, v in src.items():
             if v.dim() == 2 and _is_norm_key(k):
                 for i, slot in enumerate(plan.slots):
                     j = _match_slot(slot.name, names)
@@ -344,6 +355,45 @@ def _init_from(net: MultiStyleNet, spec: str, plan: Plan) -> tuple[str, list[dic
     earlier = card.get("schedule") or [{"steps": card.get("steps"), "training_minutes": round((card.get("training_seconds") or 0) / 60, 1),
                                         "single_style": card.get("name", path.stem), "hardware": card.get("hardware", "?")}]
     return f"{path} (single style, copied to every slot)", list(earlier)
+
+
+def grow_state(small: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A trained net's weights embedded in a wider and/or deeper net of the same kind, same output.
+
+    Each tensor goes into the leading corner of the fresh one. New channels keep their fresh weights as
+    producers, but every old output reads them through zero weights, so they change nothing until
+    training moves those weights; a new residual block starts as the identity (its last norm's scale and
+    shift are zero). Training then grows capacity from where the small net stands instead of from scratch.
+    Norm tensors are (slots, channels); the result keeps the trained net's slots (the caller maps them after).
+    """
+    n_src = next(v.shape[0] for k, v in small.items() if v.dim() == 2 and _is_norm_key(k))
+    out = {}
+    for k, f in fresh.items():
+        norm = f.dim() == 2 and _is_norm_key(k)
+        f = f[:1].expand(n_src, -1).clone() if norm else f.clone()  # fresh norms: every slot alike
+        s = small.get(k)
+        if s is None:
+            if not k.startswith("body.res"):
+                raise InputError(f"--init: the trained net has no '{k}'; it must be the same kind of net (lite or johnson)")
+            if ".in2." in k:
+                f.zero_()
+            out[k] = f
+            continue
+        if s.dim() != f.dim() or any(a > b for a, b in zip(s.shape, f.shape)) or (s.dim() == 4 and s.shape[2:] != f.shape[2:]):
+            raise InputError(f"--init: '{k}' is {tuple(s.shape)} in the trained net, {tuple(f.shape)} here; "
+                             "a plan's arch may only widen or deepen it")
+        if norm:
+            f[:, : s.shape[1]] = s
+        elif s.dim() == 4:  # conv (out, in, kh, kw): old outputs read new inputs through zeros
+            f[: s.shape[0], : s.shape[1]] = s
+            f[: s.shape[0], s.shape[1]:] = 0
+        else:
+            f[: s.shape[0]] = s
+        out[k] = f
+    extra = set(small) - set(fresh)
+    if extra:
+        raise InputError(f"--init: the trained net is deeper or differs ({sorted(extra)[0]}, ...); a plan's arch may only grow it")
+    return out
 
 
 def _match_slot(name: str, names: list[str]) -> int:
@@ -382,7 +432,7 @@ def train(args: argparse.Namespace) -> bool:
     n_slots, per = len(plan.slots), plan.batch_per_slot
     gen = torch.Generator().manual_seed(plan.seed)
     torch.manual_seed(plan.seed)
-    net = MultiStyleNet(n_slots, plan.variant).to(device)
+    net = MultiStyleNet(n_slots, plan.variant, plan.net_arch()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=plan.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, steps))
     start, elapsed, log, history = 0, 0.0, [], []
