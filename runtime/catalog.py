@@ -5,12 +5,12 @@ import json
 from pathlib import Path
 
 from runtime.errors import InputError
+from runtime.gate import GATE
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 CATALOGUE = STYLES_DIR / "styles.json"
 FALLBACK_STYLE = "starry"  # the default when no built-in carries gate figures (an old catalogue)
-# train.quality's gate limits, repeated here so the runtime (no torch) can rank styles; a test checks they agree.
-GATE_LIMITS = {"johnson": (0.42, 2.49), "lite": (0.54, 2.49)}
+GATE_LIMITS = {variant: (g["style"], g["content"]) for variant, g in GATE.items()}  # (style, content) per variant
 
 
 def measured_rank(entry: dict) -> float | None:
