@@ -99,7 +99,8 @@ class Plan:
             raise InputError(f"plan not found: {path}") from None
         except (json.JSONDecodeError, TypeError, KeyError) as exc:
             raise InputError(f"{path} is not a valid plan: {exc}") from None
-        if plan.arch is not None and (set(plan.arch) - {"channels", "residual_blocks"} or len(plan.arch.get("channels", [0, 0, 0])) != 3):
+        if plan.arch is not None and (not isinstance(plan.arch, dict) or set(plan.arch) - {"channels", "residual_blocks"}
+                                      or len(plan.arch.get("channels", [0, 0, 0])) != 3):
             raise InputError(f"{path}: arch takes channels (three numbers) and residual_blocks")
         if plan.style_normalisation not in STYLE_NORMALISATIONS:
             raise InputError(f"{path}: style_normalisation must be one of {', '.join(STYLE_NORMALISATIONS)}")
