@@ -22,7 +22,10 @@ from runtime.fp16 import to_fp16_graph as _to_fp16_graph
 from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, psnr, read_image, resize_to, to_nchw
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, OPSET, OUTPUT_NAME, PRECISION_KEY
 
-PARITY_TOLERANCE = 1e-2  # max abs error on the 0-255 scale, fp32 ONNX vs PyTorch
+# Max abs error on the 0-255 scale, fp32 ONNX vs PyTorch: a tenth of a uint8 rounding step. Summation order
+# alone (instance norm over a 640x360 photo) reads up to 0.0104 on the 32/32/96 candy-lite; a wrong export
+# is off by whole levels.
+PARITY_TOLERANCE = 5e-2
 PSNR_GATE_DB = 40.0  # fp16 graph vs fp32 graph on real photos
 PARITY_SIZES: tuple[tuple[int, int], ...] = ((256, 256), (360, 640), (241, 321))
 SHARED_CONTENT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "content"
