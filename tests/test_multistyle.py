@@ -158,6 +158,8 @@ def test_fitted_steps_end_the_schedule_inside_the_time_limit():
     assert multistyle._fitted_steps(5000, 40, t_warm=6.25, now=10.0, t_start=0.0, time_limit=100.0) == 40 + 701
     assert multistyle._fitted_steps(500, 40, t_warm=6.25, now=10.0, t_start=0.0, time_limit=100.0) == 500  # never more than asked
     assert multistyle._fitted_steps(5000, 40, t_warm=7.0, now=99.0, t_start=0.0, time_limit=100.0) == 41  # out of time: finish now
+    # the second window: 100 steps in 25 s (0.25 s each), 40 s gone: 98 - 40 - 0.75 s left = 229 more steps
+    assert multistyle._fitted_steps(5000, 200, t_warm=15.0, now=40.0, t_start=0.0, time_limit=100.0, timed_steps=100) == 200 + 229
 
 
 def test_fit_schedule_completes_the_run_with_its_learning_rate_decay(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch):
@@ -171,6 +173,29 @@ def test_fit_schedule_completes_the_run_with_its_learning_rate_decay(tmp_path, p
     assert ckpt["step"] == 5
     base = json.loads((tmp_path / "plan_0.0.json").read_text()).get("lr", multistyle.Plan.lr)
     assert abs(ckpt["optimizer"]["param_groups"][0]["lr"] - 0.1 * base) < 1e-12  # the cosine decay reached its floor
+
+
+@pytest.mark.parametrize("first, second, final", [(50, 8, 8), (6, 3, 6)])
+def test_fit_schedule_refits_while_the_learning_rate_is_still_constant(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch,
+                                                                       first, second, final):
+    """The second timing replaces the first fit (50 -> 8), unless the decay has begun under it (step 3 of 3: kept 6)."""
+    monkeypatch.setattr(multistyle, "FIT_WARMUP", 1)
+    monkeypatch.setattr(multistyle, "FIT_AFTER", 2)
+    monkeypatch.setattr(multistyle, "REFIT_AT", 0.0)  # the second timing closes at the next step
+    calls = []
+
+    def fitted(steps, step, *a, timed_steps=None):
+        calls.append((step, timed_steps))
+        return first if timed_steps is None else second
+    monkeypatch.setattr(multistyle, "_fitted_steps", fitted)
+    work = tmp_path / "refit"
+    assert _train(["--plan", _plan(tmp_path, style_png), "--workdir", str(work), "--data", str(photo_dir), "--steps", "1000",
+                   "--vgg", str(random_vgg16), "--device", "cpu", "--time-limit", "3600", "--fit-schedule"])
+    ckpt = torch.load(work / multistyle.CKPT, weights_only=False)
+    assert calls == [(2, None), (3, 1)]  # fitted at FIT_AFTER, refitted once over the step since
+    assert ckpt["step"] == final
+    base = json.loads((tmp_path / "plan_0.0.json").read_text()).get("lr", multistyle.Plan.lr)
+    assert abs(ckpt["optimizer"]["param_groups"][0]["lr"] - 0.1 * base) < 1e-12  # and the decay still ended at its floor
 
 
 def test_fit_schedule_needs_a_time_limit(tmp_path, photo_dir, style_png):

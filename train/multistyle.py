@@ -49,6 +49,8 @@ from train.transformer_net import TransformerNet, build_net
 CKPT = "checkpoint.pt"
 WEIGHTS = "weights.pt"  # model and plan only (no optimizer): a third of the size, enough to evaluate, export or --init
 FIT_WARMUP, FIT_AFTER = 10, 40  # --fit-schedule times steps FIT_WARMUP..FIT_AFTER of the process, then fixes --steps
+REFIT_AT = 0.25  # ... and times again from FIT_AFTER to this fraction of --time-limit: runs started side by side
+# (one GPU, or two on a CPU's cores) time their first steps while the others still load, which misjudges the pace
 STYLE_NORMALISATIONS = ("absolute", "relative")
 CROP_MARGIN = 16  # pixels of the shifted-crop overlap ignored at each border (padding effects differ there)
 
@@ -489,6 +491,7 @@ def train(args: argparse.Namespace) -> bool:
 
     net.train()
     step, step_time, fit_t0 = start, 0.0, 0.0
+    refit_from: tuple[int, float] | None = None  # (step, clock) where the second timing window opens
     while step < steps:
         t0 = time.perf_counter()
         xa, xb, shifts = pack.pairs(n_slots * per, gen, plan.max_shift)
@@ -541,7 +544,16 @@ def train(args: argparse.Namespace) -> bool:
             print(json.dumps(row), flush=True)
         if args.fit_schedule and step - start == FIT_AFTER:
             steps = _fitted_steps(steps, step, fit_t0, time.perf_counter(), t_start, args.time_limit)
+            refit_from = (step, time.perf_counter())
             print(f"schedule fitted to --time-limit: {steps} steps (the learning-rate decay ends there)", flush=True)
+        elif refit_from and time.perf_counter() - t_start >= REFIT_AT * args.time_limit:
+            refitted = _fitted_steps(args.steps, step, refit_from[1], time.perf_counter(), t_start, args.time_limit,
+                                     timed_steps=step - refit_from[0])
+            refit_from = None
+            if step < _decay_start(min(steps, refitted)):  # the learning rate is still constant under both schedules
+                if refitted != steps:
+                    print(f"schedule refitted at step {step}: {refitted} steps (pace since step {start + FIT_AFTER})", flush=True)
+                steps = refitted
         if step - start == FIT_WARMUP:
             fit_t0 = time.perf_counter()
         out_of_time = args.time_limit and (time.perf_counter() - t_start) + 3 * step_time > args.time_limit
@@ -555,19 +567,25 @@ def train(args: argparse.Namespace) -> bool:
     return True
 
 
-def _fitted_steps(steps: int, step: int, t_warm: float, now: float, t_start: float, time_limit: float) -> int:
-    """The step count whose schedule ends inside the time limit, from the pace since warm-up (never more than asked).
+def _fitted_steps(steps: int, step: int, t_warm: float, now: float, t_start: float, time_limit: float,
+                  timed_steps: int | None = None) -> int:
+    """The step count whose schedule ends inside the time limit, from the pace of the last timed_steps steps
+    (default: those after FIT_WARMUP; never more than asked).
 
-    Steps after FIT_WARMUP are timed (the first ones pay for cuDNN's algorithm search); a margin of three
-    steps and 2% is left for the final checkpoint."""
-    pace = (now - t_warm) / (FIT_AFTER - FIT_WARMUP)
+    The first steps are not timed (they pay for cuDNN's algorithm search); a margin of three steps and 2% is
+    left for the final checkpoint."""
+    pace = (now - t_warm) / (timed_steps or FIT_AFTER - FIT_WARMUP)
     left = time_limit * 0.98 - (now - t_start) - 3 * pace
     return max(step + 1, min(steps, step + int(left / pace)))
 
 
+def _decay_start(steps: int) -> int:
+    return 2 * steps // 3
+
+
 def _lr_factor(step: int, steps: int) -> float:
     """Constant, then a cosine decay to 10% over the last third (the last few thousand steps polish the strokes)."""
-    start = 2 * steps // 3
+    start = _decay_start(steps)
     if step < start:
         return 1.0
     t = (step - start) / max(1, steps - start)
