@@ -107,6 +107,15 @@ def test_a_run_from_a_pytorch_examples_net_records_it_as_its_first_phase(tmp_pat
     assert card["steps"] == 1 and card["schedule"][1]["steps"] == 1
 
 
+def test_init_from_a_single_style_net_of_another_kind_is_a_one_line_error(tmp_path, photo_dir, style_png, random_vgg16):
+    from train.transformer_net import LiteTransformerNet
+
+    torch.save(LiteTransformerNet().state_dict(), tmp_path / "lite.pth")  # a lite net into the plan's Johnson net
+    proc = run_cli("train.multistyle", "train", "--plan", _plan(tmp_path, style_png, slots=1), "--workdir", str(tmp_path / "w"),
+                   "--steps", "1", "--init", str(tmp_path / "lite.pth"), "--data", str(photo_dir), "--vgg", str(random_vgg16))
+    assert_user_error(proc, "--init: 'conv1.conv2d.weight' is (16, 3, 5, 5) in the single-style net")
+
+
 def test_stability_term_lowers_the_output_change_under_noise_and_shift(tmp_path, photo_dir, style_png, random_vgg16):
     """Same run twice, with and without the term; the trained nets' outputs for shifted noisy crops differ less with it."""
     common = ["--data", str(photo_dir), "--steps", "40", "--vgg", str(random_vgg16), "--device", "cpu"]

@@ -153,8 +153,17 @@ class MultiStyleNet(nn.Module):
     def load_single(self, state: dict[str, torch.Tensor]) -> None:
         """Start every slot from one trained single-style net (fine-tuning beats training from scratch)."""
         own = self.body.state_dict()
+        missing = sorted(set(own) - set(state))
+        if missing:
+            raise InputError(f"--init: the single-style net has no '{missing[0]}'; it must be the same kind of net as the plan's "
+                             f"({self.body.arch()})")
         for k, v in state.items():
-            own[k] = v.float().expand_as(own[k]).clone() if own[k].dim() == 2 and v.dim() == 1 else v.float()
+            norm = own.get(k) is not None and own[k].dim() == 2 and v.dim() == 1
+            if k not in own or (v.shape != own[k].shape[1:] if norm else v.shape != own[k].shape):
+                here = tuple(own[k].shape[1:] if norm else own[k].shape) if k in own else "absent"
+                raise InputError(f"--init: '{k}' is {tuple(v.shape)} in the single-style net, {here} in the plan's net "
+                                 f"({self.body.arch()}); give the plan the same variant and channels")
+            own[k] = v.float().expand_as(own[k]).clone() if norm else v.float()
         self.body.load_state_dict(own)
 
     def fold(self, mix: torch.Tensor | list[float]) -> TransformerNet:
