@@ -3,7 +3,7 @@
 python benchmarks/profile_video.py [--style mosaic-lite] [--video ../shared/data/videos/big_buck_bunny.mp4]
 
 Stages (the same functions stylevideo calls): decode (PyAV, YUV -> RGB), pre-processing (RGB uint8 ->
-float32 NCHW, padding), inference (ONNX Runtime run), post-processing (finite check, crop, round,
+float32 NCHW, padding with the net's border margin), inference (ONNX Runtime run), post-processing (finite check, crop, round,
 clip, NCHW -> RGB uint8), temporal smoothing, encode (RGB -> YUV, x264 with stylevideo's settings).
 In the real pipeline decode and encode+smoothing run on other threads than inference; this serial
 breakdown shows what each costs on the calling thread. x264 encodes on its own threads, so its cost is
@@ -22,7 +22,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED, save, table  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
-from runtime.frames import pad_to_multiple, to_nchw  # noqa: E402
 from runtime.temporal import TemporalSmoother  # noqa: E402
 from runtime.media import video_stream  # noqa: E402
 
@@ -53,7 +52,7 @@ def main() -> None:
             except StopIteration:
                 break
             t1 = time.perf_counter()
-            x, size = pad_to_multiple(to_nchw(rgb))
+            x, size = net.pad_frames(rgb)  # what Stylizer.__call__ does (border margin included)
             t2 = time.perf_counter()
             y = net.run_nchw(x)
             t3 = time.perf_counter()

@@ -102,14 +102,16 @@ def from_nchw(nchw: np.ndarray) -> np.ndarray:
     return out
 
 
-def pad_amounts(height: int, width: int, multiple: int = PAD_MULTIPLE) -> tuple[int, int]:
-    return (-height) % multiple, (-width) % multiple
+def pad_amounts(height: int, width: int, multiple: int = PAD_MULTIPLE, margin: int = 0) -> tuple[int, int]:
+    """Rows and columns to add at the bottom/right: at least `margin`, up to the next multiple."""
+    return margin + (-(height + margin)) % multiple, margin + (-(width + margin)) % multiple
 
 
-def pad_to_multiple(nchw: np.ndarray, multiple: int = PAD_MULTIPLE) -> tuple[np.ndarray, tuple[int, int]]:
-    """Reflect-pad bottom/right so H and W are multiples of `multiple`; returns (padded, (H, W))."""
+def pad_to_multiple(nchw: np.ndarray, multiple: int = PAD_MULTIPLE, margin: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad bottom/right so H and W are multiples of `multiple` (and at least `margin` was added);
+    returns (padded, (H, W)). The margin keeps a net's bottom/right border artefacts out of the crop."""
     h, w = nchw.shape[2:]
-    ph, pw = pad_amounts(h, w, multiple)
+    ph, pw = pad_amounts(h, w, multiple, margin)
     if ph or pw:
         mode = "reflect" if h > ph and w > pw else "edge"
         nchw = np.pad(nchw, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)

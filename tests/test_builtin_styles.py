@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 
 from runtime import catalog
@@ -60,3 +61,15 @@ def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others(
         twin = lite.removesuffix("-lite")                   # nearer its full net than any other full net
         nearest = min(full, key=lambda n: np.abs(outs[lite] - outs[n]).mean())
         assert nearest == twin, (lite, nearest)
+
+
+def test_lite_nets_leave_no_noisy_band_at_the_bottom_or_right_border():
+    # candy-lite and composition-vii-lite painted noise along the right border, wave-lite along the bottom
+    # (high-frequency energy of the outer 12 px 2.5-8x the interior's); the runtime's border margin removes it
+    for path in sample_images()[:2]:
+        photo = read_image(path)
+        for name in ("candy-lite", "wave-lite", "composition-vii-lite"):
+            out = cv2.cvtColor(open_stylizer(name, "ort-cpu", announce=lambda m: None)(photo), cv2.COLOR_RGB2GRAY)
+            detail = np.abs(out.astype(float) - cv2.blur(out, (3, 3)).astype(float))
+            interior = detail[30:-30, 30:-30].mean()
+            assert detail[:, -12:].mean() < 3 * interior and detail[-12:].mean() < 3 * interior, (name, path.name)

@@ -6,6 +6,7 @@ import pytest
 from runtime import frames
 from runtime.engines import NonFiniteOutput, OrtStylizer, TorchStylizer, open_stylizer, resolve
 from runtime.errors import InputError, StylecastError
+from runtime.stylizer import LITE_BORDER_MARGIN, Stylizer
 
 
 def test_pad_and_crop_round_trip_odd_sizes():
@@ -14,6 +15,45 @@ def test_pad_and_crop_round_trip_odd_sizes():
     assert padded.shape[2] % frames.PAD_MULTIPLE == 0 and padded.shape[3] % frames.PAD_MULTIPLE == 0 and size == (241, 321)
     assert np.array_equal(frames.crop_to(padded, size), x)
     assert np.array_equal(frames.from_nchw(x)[0], frames.from_nchw(frames.crop_to(padded, size))[0])
+
+
+def test_pad_with_a_margin_adds_at_least_the_margin_up_to_the_multiple():
+    assert frames.pad_amounts(360, 640, 8, 24) == (24, 24)
+    assert frames.pad_amounts(300, 451, 8, 24) == (28, 29)
+    assert frames.pad_amounts(300, 451) == (4, 5)
+    x = frames.to_nchw(np.random.default_rng(0).integers(0, 255, (100, 90, 3), dtype=np.uint8))
+    padded, size = frames.pad_to_multiple(x, margin=24)
+    assert padded.shape[2:] == (128, 120) and size == (100, 90)
+    assert np.array_equal(padded[:, :, 100:104, :90], x[:, :, 98:94:-1, :])  # reflected, not repeated
+    assert np.array_equal(frames.crop_to(padded, size), x)
+
+
+class _ShapeRecorder(Stylizer):
+    """A Stylizer whose network is the identity; it records the shapes it was given. `largest` stands for an
+    engine's shape range (TrtStylizer.accepts)."""
+
+    def __init__(self, card: dict, largest: tuple[int, int] | None = None):
+        self.card, self.largest, self.shapes = card, largest, []
+
+    def accepts(self, shape: tuple) -> bool:
+        return self.largest is None or (shape[2] <= self.largest[0] and shape[3] <= self.largest[1])
+
+    def run_nchw(self, x: np.ndarray) -> np.ndarray:
+        self.shapes.append(tuple(x.shape))
+        return x.copy()
+
+
+def test_lite_nets_are_run_with_a_border_margin_and_cropped_back():
+    photo = np.random.default_rng(2).integers(0, 255, (300, 451, 3), dtype=np.uint8)
+    lite, full = _ShapeRecorder({"arch": {"variant": "lite"}}), _ShapeRecorder({"arch": {"channels": [32, 64, 128]}})
+    for net in (lite, full):
+        assert np.array_equal(net(photo), photo)  # the margin is cropped off again
+    assert lite.shapes[0][2] >= 300 + LITE_BORDER_MARGIN and lite.shapes[0][3] >= 451 + LITE_BORDER_MARGIN
+    assert full.shapes == [(1, 3, 304, 456)]
+    assert _ShapeRecorder({"arch": {"variant": "lite"}, "border_margin": 0})(photo).shape == photo.shape
+    # an engine whose shape range ends at the frame's own padded size runs it without the margin
+    capped = _ShapeRecorder({"arch": {"variant": "lite"}}, largest=(304, 456))
+    assert np.array_equal(capped(photo), photo) and capped.shapes == [(1, 3, 304, 456)]
 
 
 def test_from_nchw_rounds_clips_and_kills_nan():
