@@ -268,3 +268,38 @@ def test_a_plan_arch_grows_a_trained_net_without_changing_its_output(tmp_path, p
     proc = run_cli("train.multistyle", "train", "--plan", str(tmp_path / "shrink.json"), "--workdir", str(tmp_path / "c"), "--steps", "1",
                    "--init", str(tmp_path / "a"), *common)
     assert_user_error(proc, "may only widen or deepen")
+
+
+def test_lite_training_runs_the_net_with_the_runtimes_border_margin():
+    from runtime.frames import pad_to_multiple
+    from runtime.stylizer import LITE_BORDER_MARGIN
+
+    assert multistyle.Plan(slots=[], variant="lite").margin() == LITE_BORDER_MARGIN
+    assert multistyle.Plan(slots=[], variant="johnson").margin() == 0
+    assert multistyle.Plan(slots=[], variant="lite", border_margin=0).margin() == 0
+    torch.manual_seed(0)
+    net = multistyle.MultiStyleNet(2, "lite", {"channels": [4, 8, 8], "residual_blocks": 1}).eval()
+    _randomise_norms(net)
+    x = torch.rand(1, 3, 40, 56) * 255
+    mix = torch.tensor([[0.0, 1.0]])
+    with torch.no_grad():
+        trained = multistyle.run_with_margin(net, x, mix, LITE_BORDER_MARGIN)
+        padded, size = pad_to_multiple(x.numpy(), margin=LITE_BORDER_MARGIN)  # what Stylizer.__call__ gives the net
+        runtime = net(torch.from_numpy(padded), mix)[..., : size[0], : size[1]]
+        plain = net(x, mix)
+    assert trained.shape == x.shape and torch.allclose(trained, runtime, atol=1e-4)
+    assert (trained - plain).abs().mean() > 0.1  # the margin changes what the border pixels see
+
+
+def test_a_checkpoint_from_before_border_margin_resumes_without_one(tmp_path, photo_dir, style_png, random_vgg16):
+    plan = json.loads(open(_plan(tmp_path, style_png, slots=1)).read())
+    plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=64)
+    (tmp_path / "lite.json").write_text(json.dumps(plan))
+    common = ["--workdir", str(tmp_path / "w"), "--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu"]
+    _train(["--plan", str(tmp_path / "lite.json"), "--steps", "2", "--stop-after", "1", *common])
+    ckpt = torch.load(tmp_path / "w" / multistyle.CKPT, weights_only=False)
+    assert ckpt["plan"]["border_margin"] is None  # a new plan: the runtime's margin
+    del ckpt["plan"]["border_margin"]
+    torch.save(ckpt, tmp_path / "w" / multistyle.CKPT)
+    _train(["--steps", "2", "--resume", *common])
+    assert torch.load(tmp_path / "w" / multistyle.CKPT, weights_only=False)["plan"]["border_margin"] == 0

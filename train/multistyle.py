@@ -38,7 +38,8 @@ from torch import nn
 
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
-from runtime.frames import cap_long_side, read_image, resize_to
+from runtime.frames import PAD_MULTIPLE, cap_long_side, pad_amounts, read_image, resize_to
+from runtime.stylizer import border_margin
 from train import losses
 from train.data import list_images
 from train.device import autocast_dtype, describe, pick_device
@@ -84,6 +85,10 @@ class Plan:
     # distance, so every layer counts as the metric counts it (style weights ~1e6 with content 1e5)
     style_normalisation: str = "absolute"
     seed: int = 42
+    # pixels of reflected photo the net runs beyond the crop's bottom/right border, cut off before the losses:
+    # None = what the runtime adds for this variant (runtime.stylizer.border_margin: 24 for lite), so the net is
+    # trained as users run it and cannot buy style distance with a noisy band at the border
+    border_margin: int | None = None
     # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
     # which --init grows from a smaller trained one without changing its output (see grow_state)
     arch: dict | None = None
@@ -113,6 +118,19 @@ class Plan:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    def margin(self) -> int:
+        return border_margin({"arch": {"variant": self.variant}}) if self.border_margin is None else int(self.border_margin)
+
+
+def run_with_margin(net, x: torch.Tensor, mix: torch.Tensor, margin: int) -> torch.Tensor:
+    """net(x, mix) run as the runtime runs it: `margin` px (then up to the next multiple of 8) of reflected image
+    beyond the bottom/right border, cropped off again."""
+    if not margin:
+        return net(x, mix)
+    h, w = x.shape[-2:]
+    ph, pw = pad_amounts(h, w, PAD_MULTIPLE, margin)
+    return net(F.pad(x, (0, pw, 0, ph), mode="reflect"), mix)[..., :h, :w]
 
 
 class CondInstanceNorm(nn.Module):
@@ -432,7 +450,8 @@ def train(args: argparse.Namespace) -> bool:
     resume = args.resume and ckpt_path.is_file()
     if resume:
         ckpt = load_checkpoint(workdir, device)
-        plan = Plan(**{**ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
+        # a checkpoint from before border_margin trained without one, and resumes that way
+        plan = Plan(**{"border_margin": 0, **ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
     else:
         if not args.plan:
             raise InputError("--plan is needed to start a run (or --resume with a checkpoint in --workdir)")
@@ -498,6 +517,9 @@ def train(args: argparse.Namespace) -> bool:
         with atomic_path(ckpt_path) as tmp:
             torch.save({**light, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, tmp)
 
+    margin = plan.margin()
+    if margin:
+        print(f"the net runs {margin} px beyond the crops' bottom/right border, cut off before the losses (as the runtime runs it)", flush=True)
     net.train()
     step, step_time, fit_t0 = start, 0.0, 0.0
     refit_from: tuple[int, float] | None = None  # (step, clock) where the second timing window opens
@@ -514,7 +536,7 @@ def train(args: argparse.Namespace) -> bool:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             x = torch.cat([xa, xb]) if use_stab else xa
-            y_all = net(x, torch.cat([mix, mix]) if use_stab else mix)
+            y_all = run_with_margin(net, x, torch.cat([mix, mix]) if use_stab else mix, margin)
             ya = y_all[: len(xa)]
             terms: dict[str, torch.Tensor] = {}
             if teacher is not None:
