@@ -91,3 +91,16 @@ def test_gpu_benchmark_says_no_gpu_in_one_line_and_exits_0():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and "no GPU" in lines[0]
+
+
+def test_the_gate_measures_a_lite_net_as_the_runtime_runs_it():
+    from runtime.stylizer import LITE_BORDER_MARGIN, border_margin
+    from train.transformer_net import LiteTransformerNet, TransformerNet
+
+    assert border_margin(quality.NetStylizer(LiteTransformerNet()).card) == LITE_BORDER_MARGIN
+    assert border_margin(quality.NetStylizer(TransformerNet()).card) == 0
+    shapes = []
+    net = quality.NetStylizer(LiteTransformerNet())
+    net.run_nchw = lambda x: shapes.append(x.shape) or x  # the identity, recording what the net was given
+    photo = np.zeros((64, 80, 3), np.uint8)
+    assert net(photo).shape == photo.shape and shapes[0][2:] == (88, 104)

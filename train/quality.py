@@ -177,6 +177,8 @@ class NetStylizer(Stylizer):
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
         self.name = name
+        # the net's arch, as a model card gives it: a lite net is measured as the runtime runs it (border margin)
+        self.card = {"arch": net.arch()} if hasattr(net, "arch") else {}
 
     @torch.no_grad()
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
