@@ -63,7 +63,9 @@ def open_from_args(args: argparse.Namespace, default_style: str | None = None, s
         size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
     spec = model_spec(args, default_style)
     defaulted = not args.style and not args.model
-    stylizer = open_stylizer(spec, args.backend, args.threads, precision=args.precision, size_hint=size, device=args.device)
+    quiet = (lambda message: None) if getattr(args, "quiet", False) else None  # None: open_stylizer's own notes
+    stylizer = open_stylizer(spec, args.backend, args.threads, announce=quiet, precision=args.precision, size_hint=size,
+                             device=args.device)
     need = need_fps or (source_fps if defaulted else None)
     if need:
         stylizer = keep_up(stylizer, spec, need, size or (360, 640), args, auto_lite=defaulted or getattr(args, "auto_lite", False),

@@ -85,8 +85,11 @@ def test_failure_mid_run_leaves_no_output(small_onnx, tmp_path):
 def test_image_and_folder_inputs(small_onnx, tmp_path):
     img = sample_images()[0]
     out = tmp_path / "one.png"
-    assert run_cli("runtime.video", str(img), str(out), "--model", str(small_onnx)).returncode == 0
+    proc = run_cli("runtime.video", str(img), str(out), "--model", str(small_onnx))
+    assert proc.returncode == 0 and "1 image" in proc.stderr  # the summary line
     assert read_image(out).shape == read_image(img).shape
+    quiet = run_cli("runtime.video", str(img), str(tmp_path / "quiet.png"), "--model", str(small_onnx), "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == "" and (tmp_path / "quiet.png").is_file()
     folder = tmp_path / "frames"
     folder.mkdir()
     import cv2
