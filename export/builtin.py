@@ -115,21 +115,74 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
     return ordered
 
 
+def remeasure(names: list[str], style_images: dict[str, Path] | None = None, photos: Path = SHARED / "content", video: Path | None = SHARED / "videos" / "slow_traffic_small.mp4",
+              styles_dir: Path = STYLES_DIR) -> list[dict]:
+    """Measure installed styles again as the runtime runs them (their shipped ONNX file on ONNX Runtime CPU), after
+    a change to that path (a lite net's border margin); all or nothing, as build: a net now below the gate (and
+    not flagged legacy) is refused with its numbers and styles.json is left as it was."""
+    from runtime.engines import open_stylizer
+    from train.quality import QualityMeter, evaluate, load_photos, read_video_frames
+
+    catalogue = styles_dir / CATALOGUE.name
+    entries = {e["name"]: e for e in (json.loads(catalogue.read_text())["styles"] if catalogue.is_file() else [])}
+    unknown = [n for n in names if n not in entries]
+    if unknown:
+        raise InputError(f"not a built-in style: {', '.join(unknown)} (installed: {', '.join(sorted(entries)) or 'none'})")
+    if not photos.is_dir():
+        raise InputError(f"quality-gate photos not found: {photos} (pass --photos DIR)")
+    pictures, meter, frames = load_photos(photos), QualityMeter(), None
+    figures, refused = {}, []
+    for name in names:
+        entry = entries[name]
+        variant = entry.get("variant", "johnson")
+        if variant != "lite" and frames is None and video is not None:
+            frames = read_video_frames(video)
+        stylizer = open_stylizer(str(styles_dir / entry["file"]), "ort-cpu", announce=lambda m: None)
+        scores = evaluate(stylizer, variant, meter, pictures, read_image(style_image(entry["card"], name, (style_images or {}).get(name))),
+                          frames if variant != "lite" else None)
+        scores.pop("per_photo", None)
+        figures[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}
+        if not scores["passes"] and "legacy" not in entry.get("quality", {}):
+            refused.append(f"{name}: {', '.join(scores['gate_failures'])}")
+    if refused:
+        raise StylecastError("refused, below the quality gate (styles.json unchanged): " + "; ".join(refused))
+    for name, scores in figures.items():
+        old = entries[name].get("quality", {})
+        kept = {k: old[k] for k in ("legacy",) if k in old}
+        entries[name]["quality"] = {**scores, **kept, "photos": _shown(photos),
+                                    "video": _shown(video) if video else None,
+                                    "measured_on": "the shipped ONNX file, ONNX Runtime CPU"}
+    ordered = sorted(entries.values(), key=lambda e: e["name"])
+    with atomic_path(catalogue) as tmp:
+        tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": ordered}, indent=2) + "\n")
+    return [entries[n] for n in names]
+
+
 @cli_entry
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m export.builtin", description=__doc__.splitlines()[0])
-    p.add_argument("weights", nargs="+", type=Path, help="trained style nets (.safetensors with model cards)")
+    p.add_argument("weights", nargs="*", type=Path, help="trained style nets (.safetensors with model cards)")
+    p.add_argument("--remeasure", nargs="+", metavar="NAME", default=[],
+                   help="measure installed styles again as the runtime runs them and update their figures (instead of weights)")
     p.add_argument("--style-image", action="append", default=[], metavar="NAME=FILE",
                    help="the painting of style NAME (default: the card's file in ../shared/data/styles)")
     p.add_argument("--photos", type=Path, default=SHARED / "content", help="quality-gate photos (default ../shared/data/content)")
     p.add_argument("--video", type=Path, default=SHARED / "videos" / "slow_traffic_small.mp4", help="flicker video")
     a = p.parse_args(argv)
+    if bool(a.weights) == bool(a.remeasure):
+        p.error("give trained nets to install, or --remeasure NAME ... (not both)")
     images = {}
     for item in a.style_image:
         name, sep, file = item.partition("=")
         if not sep:
             p.error(f"--style-image wants NAME=FILE, got {item}")
         images[name] = Path(file)
+    if a.remeasure:
+        for e in remeasure(a.remeasure, images, a.photos, a.video):
+            q = e["quality"]
+            print(f"{e['name']}: style {q['style']} content {q['content']}" + (f" flicker {q['flicker']}" if "flicker" in q else "")
+                  + (" (legacy)" if "legacy" in q else ""))
+        return
     for e in build(a.weights, images, a.photos, a.video):
         print(f"{e['name']}: {e['file']} ({e['bytes'] / 1e6:.2f} MB), {e['card'].get('steps') or e['card'].get('hyperparameters', {}).get('steps', '?')} steps")
 

@@ -33,3 +33,30 @@ def test_a_net_that_passes_is_installed_with_its_figures(small_model, style_png,
     assert {"style", "content", "flicker", "flicker_smoothed"} <= set(entry["quality"])
     saved = json.loads((tmp_path / "styles.json").read_text())["styles"][0]
     assert saved["quality"]["style"] == entry["quality"]["style"] > 0
+
+
+def test_remeasure_updates_the_figures_of_installed_styles_all_or_nothing(small_model, style_png, photo_dir, random_vgg16, tmp_path,
+                                                                         monkeypatch):
+    pytest.importorskip("onnx")
+    import export.builtin as builtin
+    from runtime.errors import InputError, StylecastError
+    from train import quality
+
+    monkeypatch.setenv("STYLECAST_VGG", str(random_vgg16))
+    monkeypatch.setitem(quality.GATE, "johnson", {k: 1e9 for k in quality.GATE["johnson"]})
+    (installed,) = builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    catalogue = tmp_path / "styles.json"
+    data = json.loads(catalogue.read_text())
+    data["styles"][0]["quality"]["style"] = 99.0  # a stale figure
+    catalogue.write_text(json.dumps(data))
+    (again,) = builtin.remeasure(["tiny"], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    # the shipped ONNX (float16 weights) on ONNX Runtime reads what the net read in torch, to a rounding
+    assert again["quality"]["style"] == pytest.approx(installed["quality"]["style"], rel=0.02)
+    assert json.loads(catalogue.read_text())["styles"][0]["quality"]["measured_on"].startswith("the shipped ONNX")
+    monkeypatch.setitem(quality.GATE, "johnson", {k: 1e-9 for k in quality.GATE["johnson"]})  # a gate no net passes
+    before = catalogue.read_text()
+    with pytest.raises(StylecastError, match="refused.*tiny"):
+        builtin.remeasure(["tiny"], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    assert catalogue.read_text() == before
+    with pytest.raises(InputError, match="not a built-in style: nope"):
+        builtin.remeasure(["nope"], None, photo_dir, CLIP, styles_dir=tmp_path)
