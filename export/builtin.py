@@ -150,7 +150,7 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
         old = entries[name].get("quality", {})
         kept = {k: old[k] for k in ("legacy",) if k in old}
         entries[name]["quality"] = {**scores, **kept, "photos": _shown(photos),
-                                    "video": _shown(video) if video else None,
+                                    "video": _shown(video) if video and entries[name].get("variant") != "lite" else None,
                                     "measured_on": "the shipped ONNX file, ONNX Runtime CPU"}
     ordered = sorted(entries.values(), key=lambda e: e["name"])
     with atomic_path(catalogue) as tmp:
