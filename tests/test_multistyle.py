@@ -270,25 +270,24 @@ def test_a_plan_arch_grows_a_trained_net_without_changing_its_output(tmp_path, p
     assert_user_error(proc, "may only widen or deepen")
 
 
-def test_lite_training_runs_the_net_with_the_runtimes_border_margin():
-    from runtime.frames import pad_to_multiple
+def test_lite_training_scores_the_top_left_of_a_larger_crop(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch):
     from runtime.stylizer import LITE_BORDER_MARGIN
 
-    assert multistyle.Plan(slots=[], variant="lite").margin() == LITE_BORDER_MARGIN
-    assert multistyle.Plan(slots=[], variant="johnson").margin() == 0
-    assert multistyle.Plan(slots=[], variant="lite", border_margin=0).margin() == 0
-    torch.manual_seed(0)
-    net = multistyle.MultiStyleNet(2, "lite", {"channels": [4, 8, 8], "residual_blocks": 1}).eval()
-    _randomise_norms(net)
-    x = torch.rand(1, 3, 40, 56) * 255
-    mix = torch.tensor([[0.0, 1.0]])
-    with torch.no_grad():
-        trained = multistyle.run_with_margin(net, x, mix, LITE_BORDER_MARGIN)
-        padded, size = pad_to_multiple(x.numpy(), margin=LITE_BORDER_MARGIN)  # what Stylizer.__call__ gives the net
-        runtime = net(torch.from_numpy(padded), mix)[..., : size[0], : size[1]]
-        plain = net(x, mix)
-    assert trained.shape == x.shape and torch.allclose(trained, runtime, atol=1e-4)
-    assert (trained - plain).abs().mean() > 0.1  # the margin changes what the border pixels see
+    assert multistyle.Plan(slots=[], variant="lite", image_size=256).context_size() == 256 + LITE_BORDER_MARGIN
+    assert multistyle.Plan(slots=[], variant="johnson", image_size=256).context_size() == 256
+    assert multistyle.Plan(slots=[], variant="lite", image_size=256, border_margin=0).context_size() == 256
+    assert multistyle.Plan(slots=[], variant="lite", image_size=60, border_margin=5).context_size() == 72  # to a multiple of 8
+    seen = {"net": [], "style": []}
+    forward, style_term = multistyle.MultiStyleNet.forward, multistyle.style_term
+    monkeypatch.setattr(multistyle.MultiStyleNet, "forward", lambda self, x, mix: seen["net"].append(x.shape[-2:]) or forward(self, x, mix))
+    monkeypatch.setattr(multistyle, "style_term", lambda plan, f, t: seen["style"].append(f.shape[-2:]) or style_term(plan, f, t))
+    plan = json.loads(open(_plan(tmp_path, style_png, slots=1, stability=1.0)).read())
+    plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=32)
+    (tmp_path / "lite.json").write_text(json.dumps(plan))
+    _train(["--plan", str(tmp_path / "lite.json"), "--steps", "1", "--workdir", str(tmp_path / "w"), "--data", str(photo_dir),
+            "--vgg", str(random_vgg16), "--device", "cpu"])
+    # the net ran on 32 + 24 px crops of the photo; the losses saw its top-left 32 px (relu1_2 is full resolution)
+    assert seen["net"][0] == (56, 56) and seen["style"][0] == (32, 32)
 
 
 def test_a_checkpoint_from_before_border_margin_resumes_without_one(tmp_path, photo_dir, style_png, random_vgg16):

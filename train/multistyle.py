@@ -85,9 +85,11 @@ class Plan:
     # distance, so every layer counts as the metric counts it (style weights ~1e6 with content 1e5)
     style_normalisation: str = "absolute"
     seed: int = 42
-    # pixels of reflected photo the net runs beyond the crop's bottom/right border, cut off before the losses:
-    # None = what the runtime adds for this variant (runtime.stylizer.border_margin: 24 for lite), so the net is
-    # trained as users run it and cannot buy style distance with a noisy band at the border
+    # pixels of photo the net sees beyond the scored crop's bottom/right border (a larger crop of the same photo,
+    # cut off before the losses): None = the margin the runtime runs this variant with (runtime.stylizer.border_margin:
+    # 24 for lite), so the net's own bottom/right border, where lite nets painted a noisy band that the style loss
+    # rewarded, is never scored. Real photo rather than reflection: a net trained on a reflected margin learned
+    # to find the mirror line and paint its band there instead.
     border_margin: int | None = None
     # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
     # which --init grows from a smaller trained one without changing its output (see grow_state)
@@ -122,15 +124,9 @@ class Plan:
     def margin(self) -> int:
         return border_margin({"arch": {"variant": self.variant}}) if self.border_margin is None else int(self.border_margin)
 
-
-def run_with_margin(net, x: torch.Tensor, mix: torch.Tensor, margin: int) -> torch.Tensor:
-    """net(x, mix) run as the runtime runs it: `margin` px (then up to the next multiple of 8) of reflected image
-    beyond the bottom/right border, cropped off again."""
-    if not margin:
-        return net(x, mix)
-    h, w = x.shape[-2:]
-    ph, pw = pad_amounts(h, w, PAD_MULTIPLE, margin)
-    return net(F.pad(x, (0, pw, 0, ph), mode="reflect"), mix)[..., :h, :w]
+    def context_size(self) -> int:
+        """Side of the crops the net runs on: image_size plus the margin, up to the next multiple of 8."""
+        return self.image_size + (pad_amounts(self.image_size, self.image_size, PAD_MULTIPLE, self.margin())[0] if self.margin() else 0)
 
 
 class CondInstanceNorm(nn.Module):
@@ -484,7 +480,7 @@ def train(args: argparse.Namespace) -> bool:
     print(f"{plan.variant} net, {n_slots} slots x {per} photos, {steps} steps, {origin}; {describe(device)}, "
           f"{'autocast ' + str(amp).replace('torch.', '') if amp else 'fp32'}", flush=True)
 
-    pack = PhotoPack(args.data, plan.image_size, plan.max_shift, device)
+    pack = PhotoPack(args.data, plan.context_size(), plan.max_shift, device)
     teacher = vgg = grams = None
     if args.teacher:
         teacher = net_from_checkpoint(load_checkpoint(Path(args.teacher), device)).to(device)
@@ -517,9 +513,10 @@ def train(args: argparse.Namespace) -> bool:
         with atomic_path(ckpt_path) as tmp:
             torch.save({**light, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, tmp)
 
-    margin = plan.margin()
-    if margin:
-        print(f"the net runs {margin} px beyond the crops' bottom/right border, cut off before the losses (as the runtime runs it)", flush=True)
+    size = plan.image_size
+    if plan.context_size() != size:
+        print(f"the net sees {plan.context_size()} px crops; the losses score their top-left {size} px (the runtime's border "
+              f"margin of {plan.margin()} px is never scored)", flush=True)
     net.train()
     step, step_time, fit_t0 = start, 0.0, 0.0
     refit_from: tuple[int, float] | None = None  # (step, clock) where the second timing window opens
@@ -536,7 +533,8 @@ def train(args: argparse.Namespace) -> bool:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             x = torch.cat([xa, xb]) if use_stab else xa
-            y_all = run_with_margin(net, x, torch.cat([mix, mix]) if use_stab else mix, margin)
+            y_all = net(x, torch.cat([mix, mix]) if use_stab else mix)[..., :size, :size]  # the margin is not scored
+            xa = xa[..., :size, :size]
             ya = y_all[: len(xa)]
             terms: dict[str, torch.Tensor] = {}
             if teacher is not None:
