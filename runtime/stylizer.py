@@ -9,11 +9,12 @@ from runtime.errors import StylecastError
 from runtime.frames import crop_to, from_nchw, pad_to_multiple, to_nchw
 
 
-# The lite nets paint a band of noise up to about 16 px wide along the bottom or right border (the
-# stride-2 grids start at the top-left, so those two borders are where the 1/8-resolution features end
-# differently); stylizing 24 px of reflected image beyond them and cropping it off costs about 10% at
-# 640x360 and brings the border's high-frequency energy from 2.5-8x the interior's to 0.3-2x
-# (measured on the built-in lite styles, docs/runtime.md). A card's "border_margin" overrides it.
+# Lite nets trained directly on the loss learned to paint a band of noise up to about 16 px wide along the
+# bottom or right border (their stride-2 grids start at the top-left, so those borders end differently, and the
+# style loss counted the noise as texture). Stylizing 24 px of reflected image beyond those borders and cropping
+# it off costs 10.7% more pixels at 640x360 and brought the border's high-frequency energy from 2.5-8x the
+# interior's to 0.3-2x on the built-in lite nets (docs/training.md, "The lite nets' border band"); the quality
+# gate and train.multistyle use the same margin. A card's "border_margin" overrides it.
 LITE_BORDER_MARGIN = 24
 
 
