@@ -409,7 +409,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     e.add_argument("--keep-going", action="store_true",
                    help="folder output: write the images that worked, list the ones that failed, exit 1")
     e.add_argument("--quiet", action="store_true",
-                   help="no progress bar and no notes (backend, precision measurement, summary); warnings and errors still print")
+                   help="no progress bar and no notes (backend, precision measurement); the one-line summary, warnings and errors still print")
     e.add_argument("--realtime", action="store_true",
                    help="the net must keep up with the video's frame rate: measure it first, and say so (or with --auto-lite switch to the -lite net) if not")
     e.add_argument("--profile", action="store_true", help="print where each frame's time goes (decode, inference, smoothing, encode...)")
@@ -491,8 +491,7 @@ def run(args: argparse.Namespace) -> dict:
                         cfr=args.cfr, codec=args.codec, crf=args.crf, bitrate=args.bitrate, preset=args.preset)
     for line in stats.get("warnings", []):
         print(line, file=sys.stderr)
-    if not args.quiet:
-        print(_summary(dst, stats, stylizer.backend, dst.suffix.lower() in VIDEO_SUFFIXES), file=sys.stderr)
+    print(_summary(dst, stats, stylizer.backend, dst.suffix.lower() in VIDEO_SUFFIXES), file=sys.stderr)
     if clock is not None:
         from runtime.cli_common import frame_ms
         from runtime.profile import format_report
