@@ -63,13 +63,16 @@ def test_every_builtin_style_stylizes_without_torch_and_differs_from_the_others(
         assert nearest == twin, (lite, nearest)
 
 
-def test_lite_nets_leave_no_noisy_band_at_the_bottom_or_right_border():
-    # candy-lite and composition-vii-lite painted noise along the right border, wave-lite along the bottom
-    # (high-frequency energy of the outer 12 px 2.5-8x the interior's); the runtime's border margin removes it
+def test_lite_nets_leave_no_noisy_band_at_any_border():
+    # candy-lite and composition-vii-lite painted noise along the right border, wave-lite along the bottom (the outer
+    # 12 px at 2.5-8x the interior's high-frequency energy) until the runtime's border margin; nets trained to move it
+    # elsewhere (the left border, a mirror line) read 4-10x here
     for path in sample_images()[:2]:
         photo = read_image(path)
-        for name in ("candy-lite", "wave-lite", "composition-vii-lite"):
+        for name in (n for n in catalog.style_names() if n.endswith("-lite")):
             out = cv2.cvtColor(open_stylizer(name, "ort-cpu", announce=lambda m: None)(photo), cv2.COLOR_RGB2GRAY)
             detail = np.abs(out.astype(float) - cv2.blur(out, (3, 3)).astype(float))
             interior = detail[30:-30, 30:-30].mean()
-            assert detail[:, -12:].mean() < 3 * interior and detail[-12:].mean() < 3 * interior, (name, path.name)
+            borders = {"left": detail[:, :12], "top": detail[:12], "right": detail[:, -12:], "bottom": detail[-12:]}
+            for side, band in borders.items():
+                assert band.mean() < 3.5 * interior, (name, path.name, side, band.mean() / interior)
