@@ -64,6 +64,19 @@ def style_image(card: dict, name: str, given: Path | None = None) -> Path:
     raise InputError(f"no style image for {name}: pass --style-image (the quality gate compares against the painting)")
 
 
+def _read_entries(styles_dir: Path) -> dict[str, dict]:
+    catalogue = styles_dir / CATALOGUE.name
+    return {e["name"]: e for e in (json.loads(catalogue.read_text())["styles"] if catalogue.is_file() else [])}
+
+
+def _write_entries(styles_dir: Path, entries: dict[str, dict]) -> list[dict]:
+    """styles.json rewritten atomically, entries by name; returns them in that order."""
+    ordered = sorted(entries.values(), key=lambda e: e["name"])
+    with atomic_path(styles_dir / CATALOGUE.name) as tmp:
+        tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": ordered}, indent=2) + "\n")
+    return ordered
+
+
 def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dict:
     """train.quality's figures and gate verdict for one trained net (flicker only for full nets)."""
     from train.quality import NetStylizer, QualityMeter, evaluate, load_photos, read_video_frames
@@ -79,8 +92,7 @@ def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dic
 def build(weights: list[Path], style_images: dict[str, Path] | None = None, photos: Path = SHARED / "content",
           video: Path | None = SHARED / "videos" / "slow_traffic_small.mp4", styles_dir: Path = STYLES_DIR) -> list[dict]:
     """Gate every net first (all or nothing), then export the ones given and rewrite styles.json."""
-    catalogue = styles_dir / CATALOGUE.name
-    entries = {e["name"]: e for e in (json.loads(catalogue.read_text())["styles"] if catalogue.is_file() else [])}
+    entries = _read_entries(styles_dir)
     if not photos.is_dir():
         raise InputError(f"quality-gate photos not found: {photos} (pass --photos DIR)")
     if video is not None and not video.is_file():
@@ -109,10 +121,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},
                          "quality": {**measured[w], "photos": _shown(photos), "video": _shown(video) if video else None},
                          "card": card}
-    ordered = sorted(entries.values(), key=lambda e: e["name"])
-    with atomic_path(catalogue) as tmp:
-        tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": ordered}, indent=2) + "\n")
-    return ordered
+    return _write_entries(styles_dir, entries)
 
 
 def remeasure(names: list[str], style_images: dict[str, Path] | None = None, photos: Path = SHARED / "content", video: Path | None = SHARED / "videos" / "slow_traffic_small.mp4",
@@ -123,8 +132,7 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
     from runtime.engines import open_stylizer
     from train.quality import QualityMeter, evaluate, load_photos, read_video_frames
 
-    catalogue = styles_dir / CATALOGUE.name
-    entries = {e["name"]: e for e in (json.loads(catalogue.read_text())["styles"] if catalogue.is_file() else [])}
+    entries = _read_entries(styles_dir)
     unknown = [n for n in names if n not in entries]
     if unknown:
         raise InputError(f"not a built-in style: {', '.join(unknown)} (installed: {', '.join(sorted(entries)) or 'none'})")
@@ -152,9 +160,7 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
         entries[name]["quality"] = {**scores, **kept, "photos": _shown(photos),
                                     "video": _shown(video) if video and entries[name].get("variant") != "lite" else None,
                                     "measured_on": "the shipped ONNX file, ONNX Runtime CPU"}
-    ordered = sorted(entries.values(), key=lambda e: e["name"])
-    with atomic_path(catalogue) as tmp:
-        tmp.write_text(json.dumps({"format": "stylecast-styles/1", "styles": ordered}, indent=2) + "\n")
+    _write_entries(styles_dir, entries)
     return [entries[n] for n in names]
 
 

@@ -126,7 +126,8 @@ class Plan:
 
     def context_size(self) -> int:
         """Side of the crops the net runs on: image_size plus the margin, up to the next multiple of 8."""
-        return self.image_size + (pad_amounts(self.image_size, self.image_size, PAD_MULTIPLE, self.margin())[0] if self.margin() else 0)
+        margin = self.margin()
+        return self.image_size + (pad_amounts(self.image_size, self.image_size, PAD_MULTIPLE, margin)[0] if margin else 0)
 
 
 class CondInstanceNorm(nn.Module):
