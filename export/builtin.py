@@ -84,7 +84,7 @@ def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dic
     net, card = load_style_model(weights)
     variant = card.get("arch", {}).get("variant", "johnson")
     frames = read_video_frames(video) if video is not None and variant != "lite" else None
-    scores = evaluate(NetStylizer(net), variant, QualityMeter(), load_photos(photos), read_image(style), frames)
+    scores = evaluate(NetStylizer(net, card=card), variant, QualityMeter(), load_photos(photos), read_image(style), frames)
     scores.pop("per_photo", None)
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}
 

@@ -127,8 +127,8 @@ class OrtStylizer(Stylizer):
         """CUDA only: NCHW float32 on the GPU in, an OrtValue on the GPU out; no host round trip.
 
         x: an OrtValue on 'cuda' (to_device) or a contiguous float32 torch CUDA tensor. H and W must be multiples
-        of 8 (host frames are padded by __call__; device callers pad their own, a lite net's with the border margin of
-        runtime.stylizer.border_margin(self.card) beyond the bottom/right edge). Each call returns a new device
+        of 8 (host frames are padded by __call__; device callers pad their own, a lite net's with the border margins of
+        runtime.stylizer.border_margins(self.card): top/left, bottom/right). Each call returns a new device
         buffer: the output is rebound without a shape before every run, because ORT would otherwise reuse the
         previous output buffer and reject a new input size mid-stream.
         """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -102,25 +103,36 @@ def from_nchw(nchw: np.ndarray) -> np.ndarray:
     return out
 
 
-def pad_amounts(height: int, width: int, multiple: int = PAD_MULTIPLE, margin: int = 0) -> tuple[int, int]:
-    """Rows and columns to add at the bottom/right: at least `margin`, up to the next multiple."""
-    return margin + (-(height + margin)) % multiple, margin + (-(width + margin)) % multiple
+class Window(NamedTuple):
+    """Where the original frame lies inside a padded one: its size, and the rows/columns added above/left of it."""
+
+    height: int
+    width: int
+    top: int = 0
+    left: int = 0
 
 
-def pad_to_multiple(nchw: np.ndarray, multiple: int = PAD_MULTIPLE, margin: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
-    """Reflect-pad bottom/right so H and W are multiples of `multiple` (and at least `margin` was added);
-    returns (padded, (H, W)). The margin keeps a net's bottom/right border artefacts out of the crop."""
+def pad_amounts(height: int, width: int, multiple: int = PAD_MULTIPLE, margin: int = 0, lead: int = 0) -> tuple[int, int]:
+    """Rows and columns to add at the bottom/right: at least `margin`, up to the next multiple (counting `lead`
+    rows/columns added at the top/left)."""
+    return margin + (-(height + lead + margin)) % multiple, margin + (-(width + lead + margin)) % multiple
+
+
+def pad_to_multiple(nchw: np.ndarray, multiple: int = PAD_MULTIPLE, margin: int = 0, lead: int = 0) -> tuple[np.ndarray, Window]:
+    """Reflect-pad so H and W are multiples of `multiple`: `lead` rows/columns at the top/left, at least `margin`
+    at the bottom/right; returns (padded, where the frame lies). Margins keep a net's border artefacts off the frame."""
     h, w = nchw.shape[2:]
-    ph, pw = pad_amounts(h, w, multiple, margin)
-    if ph or pw:
-        mode = "reflect" if h > ph and w > pw else "edge"
-        nchw = np.pad(nchw, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
-    return nchw, (h, w)
+    ph, pw = pad_amounts(h, w, multiple, margin, lead)
+    if lead or ph or pw:
+        mode = "reflect" if h > max(ph, lead) and w > max(pw, lead) else "edge"
+        nchw = np.pad(nchw, ((0, 0), (0, 0), (lead, ph), (lead, pw)), mode=mode)
+    return nchw, Window(h, w, lead, lead)
 
 
-def crop_to(nchw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    h, w = size
-    return nchw[:, :, :h, :w]
+def crop_to(nchw: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """The frame back out of a padded array: `size` is a Window or (height, width) at the top-left."""
+    h, w, top, left = (*size, 0, 0)[:4]
+    return nchw[:, :, top: top + h, left: left + w]
 
 
 def blend_strength(styled: np.ndarray, original: np.ndarray, strength: float) -> np.ndarray:

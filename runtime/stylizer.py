@@ -6,7 +6,7 @@ import threading
 import numpy as np
 
 from runtime.errors import StylecastError
-from runtime.frames import crop_to, from_nchw, pad_to_multiple, to_nchw
+from runtime.frames import Window, crop_to, from_nchw, pad_to_multiple, to_nchw
 
 
 # Lite nets trained directly on the loss learned to paint a band of noise up to about 16 px wide along the
@@ -14,8 +14,10 @@ from runtime.frames import crop_to, from_nchw, pad_to_multiple, to_nchw
 # style loss counted the noise as texture). Stylizing 24 px of reflected image beyond those borders and cropping
 # it off costs 10.7% more pixels at 640x360 and brought the border's high-frequency energy from 2.5-8x the
 # interior's to 0.3-2x on the built-in lite nets (docs/training.md, "The lite nets' border band"); the quality
-# gate and train.multistyle use the same margin. A card's "border_margin" overrides it.
+# gate and train.multistyle use the same margin. A card's "border_margin" overrides it, and a card with
+# "border_sides": "all" (a net trained with photo context on all four sides) gets the margin at the top/left too.
 LITE_BORDER_MARGIN = 24
+BORDER_SIDES = ("bottom-right", "all")
 
 
 def border_margin(card: dict) -> int:
@@ -23,6 +25,12 @@ def border_margin(card: dict) -> int:
     if "border_margin" in card:
         return int(card["border_margin"])
     return LITE_BORDER_MARGIN if (card.get("arch") or {}).get("variant") == "lite" else 0
+
+
+def border_margins(card: dict) -> tuple[int, int]:
+    """(top/left, bottom/right) pixels of reflected image to stylize around the frame for this card's net."""
+    margin = border_margin(card)
+    return (margin if card.get("border_sides") == "all" else 0), margin
 
 
 class NonFiniteOutput(StylecastError):
@@ -54,14 +62,15 @@ class Stylizer:
         """Can run_nchw take this NCHW shape? (engines with a fixed shape range override this)"""
         return True
 
-    def pad_frames(self, frames: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """NCHW float, padded for the net: with the card's border margin where the engine takes the larger shape."""
+    def pad_frames(self, frames: np.ndarray) -> tuple[np.ndarray, Window]:
+        """NCHW float, padded for the net (with the card's border margins where the engine takes the larger shape),
+        and where the frames lie in it."""
         nchw = to_nchw(frames)
-        margin = border_margin(self.card)
-        if margin:
-            x, size = pad_to_multiple(nchw, margin=margin)
+        lead, margin = border_margins(self.card)
+        if lead or margin:
+            x, window = pad_to_multiple(nchw, margin=margin, lead=lead)
             if self.accepts(tuple(x.shape)):
-                return x, size
+                return x, window
         return pad_to_multiple(nchw)
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
@@ -84,7 +93,7 @@ class Stylizer:
                 out = self.postprocess(y, size)
         return out[0] if single else out
 
-    def postprocess(self, y: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    def postprocess(self, y: np.ndarray, size: Window) -> np.ndarray:
         """Network output (padded float NCHW) -> RGB uint8 NxHxWx3 of the original size; NaN/Inf is an error."""
         if not np.isfinite(y).all():
             raise NonFiniteOutput(f"{self.backend} produced NaN/Inf for a {size[1]}x{size[0]} frame (FP16 overflow?); "

@@ -12,7 +12,7 @@ from runtime.stylizer import LITE_BORDER_MARGIN, Stylizer
 def test_pad_and_crop_round_trip_odd_sizes():
     x = frames.to_nchw(np.random.default_rng(0).integers(0, 255, (241, 321, 3), dtype=np.uint8))
     padded, size = frames.pad_to_multiple(x)
-    assert padded.shape[2] % frames.PAD_MULTIPLE == 0 and padded.shape[3] % frames.PAD_MULTIPLE == 0 and size == (241, 321)
+    assert padded.shape[2] % frames.PAD_MULTIPLE == 0 and padded.shape[3] % frames.PAD_MULTIPLE == 0 and size[:2] == (241, 321)
     assert np.array_equal(frames.crop_to(padded, size), x)
     assert np.array_equal(frames.from_nchw(x)[0], frames.from_nchw(frames.crop_to(padded, size))[0])
 
@@ -23,9 +23,18 @@ def test_pad_with_a_margin_adds_at_least_the_margin_up_to_the_multiple():
     assert frames.pad_amounts(300, 451) == (4, 5)
     x = frames.to_nchw(np.random.default_rng(0).integers(0, 255, (100, 90, 3), dtype=np.uint8))
     padded, size = frames.pad_to_multiple(x, margin=24)
-    assert padded.shape[2:] == (128, 120) and size == (100, 90)
+    assert padded.shape[2:] == (128, 120) and size == (100, 90, 0, 0)
     assert np.array_equal(padded[:, :, 100:104, :90], x[:, :, 98:94:-1, :])  # reflected, not repeated
     assert np.array_equal(frames.crop_to(padded, size), x)
+
+
+def test_pad_with_a_lead_margin_reflects_all_four_sides_and_crops_back():
+    x = frames.to_nchw(np.random.default_rng(1).integers(0, 255, (100, 90, 3), dtype=np.uint8))
+    padded, window = frames.pad_to_multiple(x, margin=24, lead=24)
+    assert padded.shape[2:] == (152, 144) and window == (100, 90, 24, 24)
+    assert np.array_equal(padded[:, :, 24:124, 24:114], x)
+    assert np.array_equal(padded[:, :, 23, 24:114], x[:, :, 1]) and np.array_equal(padded[:, :, 24:124, 23], x[:, :, :, 1])
+    assert np.array_equal(frames.crop_to(padded, window), x)
 
 
 class _ShapeRecorder(Stylizer):
@@ -51,6 +60,9 @@ def test_lite_nets_are_run_with_a_border_margin_and_cropped_back():
     assert lite.shapes[0][2] >= 300 + LITE_BORDER_MARGIN and lite.shapes[0][3] >= 451 + LITE_BORDER_MARGIN
     assert full.shapes == [(1, 3, 304, 456)]
     assert _ShapeRecorder({"arch": {"variant": "lite"}, "border_margin": 0})(photo).shape == photo.shape
+    # a net trained with context on all four sides is run with the margin on all four, cropped from the centre
+    four = _ShapeRecorder({"arch": {"variant": "lite"}, "border_margin": 24, "border_sides": "all"})
+    assert np.array_equal(four(photo), photo) and four.shapes == [(1, 3, 352, 504)]
     # an engine whose shape range ends at the frame's own padded size runs it without the margin
     capped = _ShapeRecorder({"arch": {"variant": "lite"}}, largest=(304, 456))
     assert np.array_equal(capped(photo), photo) and capped.shapes == [(1, 3, 304, 456)]

@@ -290,6 +290,48 @@ def test_lite_training_scores_the_top_left_of_a_larger_crop(tmp_path, photo_dir,
     assert seen["net"][0] == (56, 56) and seen["style"][0] == (32, 32)
 
 
+def test_four_sided_margin_scores_the_centre_and_tells_the_runtime(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch):
+    import train.vgg
+    from runtime.stylizer import border_margins
+
+    assert multistyle.Plan(slots=[], variant="lite", image_size=256, border_sides="all").context_size() == 256 + 2 * 24
+    assert multistyle.Plan(slots=[], variant="lite", image_size=60, border_margin=5, border_sides="all").context_size() == 72
+    assert multistyle.Plan(slots=[], variant="lite", image_size=256).card_border() == {}
+    net_in, vgg_in = [], []
+    forward, build_vgg = multistyle.MultiStyleNet.forward, train.vgg.build_vgg
+
+    def recording_vgg(*a, **k):
+        vgg = build_vgg(*a, **k)
+        inner = vgg.forward
+        vgg.forward = lambda x: vgg_in.append(x.detach().clone()) or inner(x)
+        return vgg
+
+    monkeypatch.setattr(multistyle.MultiStyleNet, "forward", lambda self, x, mix: net_in.append(x.detach().clone()) or forward(self, x, mix))
+    monkeypatch.setattr(train.vgg, "build_vgg", recording_vgg)
+    plan = json.loads(open(_plan(tmp_path, style_png, slots=1)).read())
+    plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=32, border_sides="all")
+    (tmp_path / "lite.json").write_text(json.dumps(plan))
+    _train(["--plan", str(tmp_path / "lite.json"), "--steps", "1", "--workdir", str(tmp_path / "w"), "--data", str(photo_dir),
+            "--vgg", str(random_vgg16), "--device", "cpu"])
+    # the net ran on 24 + 32 + 24 px crops; the content target is the photo's centre 32 px
+    assert net_in[0].shape[-2:] == (80, 80)
+    photo_target = [x for x in vgg_in if x.shape[-2:] == (32, 32) and torch.equal(x, net_in[0][..., 24:56, 24:56])]
+    assert photo_target, "the losses did not score the centre of the crop"
+    # the model card tells the runtime to stylize the margin on all four sides, and the gate measures it so
+    multistyle.main(["export", "--workdir", str(tmp_path / "w"), "--slot", "x=" + plan["slots"][0]["name"], "--out-dir", str(tmp_path / "out")])
+    from train.model_io import load_style_model
+    from train.quality import NetStylizer
+
+    net, card = load_style_model(tmp_path / "out" / "x.safetensors")
+    assert border_margins(card) == (24, 24) and border_margins(NetStylizer(net, card=card).card) == (24, 24)
+    # a plan with an unknown side is refused in one line
+    plan["border_sides"] = "left"
+    (tmp_path / "bad.json").write_text(json.dumps(plan))
+    proc = run_cli("train.multistyle", "train", "--plan", str(tmp_path / "bad.json"), "--workdir", str(tmp_path / "b"), "--steps", "1",
+                   "--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu")
+    assert_user_error(proc, "border_sides must be one of")
+
+
 def test_a_checkpoint_from_before_border_margin_resumes_without_one(tmp_path, photo_dir, style_png, random_vgg16):
     plan = json.loads(open(_plan(tmp_path, style_png, slots=1)).read())
     plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=64)

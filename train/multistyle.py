@@ -39,7 +39,7 @@ from torch import nn
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
 from runtime.frames import PAD_MULTIPLE, cap_long_side, pad_amounts, read_image, resize_to
-from runtime.stylizer import border_margin
+from runtime.stylizer import BORDER_SIDES, border_margin
 from train import losses
 from train.data import list_images
 from train.device import autocast_dtype, describe, pick_device
@@ -91,6 +91,11 @@ class Plan:
     # rewarded, is never scored. Real photo rather than reflection: a net trained on a reflected margin learned
     # to find the mirror line and paint its band there instead.
     border_margin: int | None = None
+    # "bottom-right": the margin lies beyond the scored crop's bottom/right only, and the net's own top/left input
+    # edges are scored (a net can learn to paint its band there instead: feathers-lite and wave-lite did);
+    # "all": photo context on all four sides and only the centre scored; the model card then tells the runtime
+    # to stylize the margin on all four sides too (runtime.stylizer.border_margins)
+    border_sides: str = "bottom-right"
     # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
     # which --init grows from a smaller trained one without changing its output (see grow_state)
     arch: dict | None = None
@@ -111,6 +116,8 @@ class Plan:
         if plan.arch is not None and (not isinstance(plan.arch, dict) or set(plan.arch) - {"channels", "residual_blocks"}
                                       or len(plan.arch.get("channels", [0, 0, 0])) != 3):
             raise InputError(f"{path}: arch takes channels (three numbers) and residual_blocks")
+        if plan.border_sides not in BORDER_SIDES:
+            raise InputError(f"{path}: border_sides must be one of {', '.join(BORDER_SIDES)}")
         if plan.style_normalisation not in STYLE_NORMALISATIONS:
             raise InputError(f"{path}: style_normalisation must be one of {', '.join(STYLE_NORMALISATIONS)}")
         names = [s.name for s in plan.slots]
@@ -124,10 +131,19 @@ class Plan:
     def margin(self) -> int:
         return border_margin({"arch": {"variant": self.variant}}) if self.border_margin is None else int(self.border_margin)
 
+    def lead(self) -> int:
+        """Pixels of context above and left of the scored crop."""
+        return self.margin() if self.border_sides == "all" else 0
+
     def context_size(self) -> int:
-        """Side of the crops the net runs on: image_size plus the margin, up to the next multiple of 8."""
-        margin = self.margin()
-        return self.image_size + (pad_amounts(self.image_size, self.image_size, PAD_MULTIPLE, margin)[0] if margin else 0)
+        """Side of the crops the net runs on: image_size plus the margins, up to the next multiple of 8."""
+        margin, lead = self.margin(), self.lead()
+        return self.image_size + lead + (pad_amounts(self.image_size, self.image_size, PAD_MULTIPLE, margin, lead)[0] if margin else 0)
+
+    def card_border(self) -> dict:
+        """What a model card must say for the runtime to run this net as it was trained (only a four-sided margin
+        differs from the runtime's default for the variant)."""
+        return {"border_margin": self.margin(), "border_sides": "all"} if self.lead() else {}
 
 
 class CondInstanceNorm(nn.Module):
@@ -447,8 +463,7 @@ def train(args: argparse.Namespace) -> bool:
     resume = args.resume and ckpt_path.is_file()
     if resume:
         ckpt = load_checkpoint(workdir, device)
-        # a checkpoint from before border_margin trained without one, and resumes that way
-        plan = Plan(**{"border_margin": 0, **ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
+        plan = plan_of(ckpt)
     else:
         if not args.plan:
             raise InputError("--plan is needed to start a run (or --resume with a checkpoint in --workdir)")
@@ -514,10 +529,11 @@ def train(args: argparse.Namespace) -> bool:
         with atomic_path(ckpt_path) as tmp:
             torch.save({**light, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": rng}, tmp)
 
-    size = plan.image_size
+    size, lead = plan.image_size, plan.lead()
+    scored = (..., slice(lead, lead + size), slice(lead, lead + size))
     if plan.context_size() != size:
-        print(f"the net sees {plan.context_size()} px crops; the losses score their top-left {size} px (the runtime's border "
-              f"margin of {plan.margin()} px is never scored)", flush=True)
+        print(f"the net sees {plan.context_size()} px crops; the losses score {'their centre' if lead else 'their top-left'} "
+              f"{size} px (the runtime's border margin of {plan.margin()} px is never scored)", flush=True)
     net.train()
     step, step_time, fit_t0 = start, 0.0, 0.0
     refit_from: tuple[int, float] | None = None  # (step, clock) where the second timing window opens
@@ -534,8 +550,8 @@ def train(args: argparse.Namespace) -> bool:
         opt.zero_grad(set_to_none=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             x = torch.cat([xa, xb]) if use_stab else xa
-            y_all = net(x, torch.cat([mix, mix]) if use_stab else mix)[..., :size, :size]  # the margin is not scored
-            xa = xa[..., :size, :size]
+            y_all = net(x, torch.cat([mix, mix]) if use_stab else mix)[scored]  # the margin is not scored
+            xa = xa[scored]
             ya = y_all[: len(xa)]
             terms: dict[str, torch.Tensor] = {}
             if teacher is not None:
@@ -638,7 +654,7 @@ def evaluate_run(args: argparse.Namespace) -> list[dict]:
         if args.slots and slot["name"] not in args.slots:
             continue
         single = net.fold(F.one_hot(torch.tensor(i), len(ckpt["plan"]["slots"])).float())
-        stylize = quality.NetStylizer(single, device, slot["name"])
+        stylize = quality.NetStylizer(single, device, slot["name"], plan_of(ckpt).card_border())
         t0 = time.perf_counter()
         style_path = args.style_dir and Path(args.style_dir) / Path(slot["style"]).name
         style_rgb = read_image(style_path if style_path and style_path.is_file() else slot["style"])
@@ -650,6 +666,11 @@ def evaluate_run(args: argparse.Namespace) -> list[dict]:
         with atomic_path(Path(args.out)) as tmp:
             tmp.write_text(json.dumps(rows, indent=1) + "\n")
     return rows
+
+
+def plan_of(ckpt: dict) -> Plan:
+    """The Plan a checkpoint was trained with (one from before border_margin trained, and resumes, without one)."""
+    return Plan(**{"border_margin": 0, **ckpt["plan"], "slots": [Slot(**s) for s in ckpt["plan"]["slots"]]})
 
 
 def export_slots(args: argparse.Namespace) -> list[Path]:
@@ -683,6 +704,7 @@ def export_slots(args: argparse.Namespace) -> list[Path]:
             "hardware": ckpt.get("hardware", "?"),
             "date": time.strftime("%Y-%m-%d"),
             **({"data": ckpt["data"]} if "data" in ckpt else {}),
+            **plan_of(ckpt).card_border(),
         }
         if phases:  # a continued run: the card counts every phase, and lists them
             card["steps"] = sum(int(p.get("steps") or 0) for p in phases)

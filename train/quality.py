@@ -173,12 +173,12 @@ class NetStylizer(Stylizer):
 
     backend = "torch (in memory)"
 
-    def __init__(self, net: torch.nn.Module, device: str | torch.device = "cpu", name: str = "net"):
+    def __init__(self, net: torch.nn.Module, device: str | torch.device = "cpu", name: str = "net", card: dict | None = None):
         self.device = torch.device(device)
         self.net = net.eval().to(self.device)
         self.name = name
-        # the net's arch, as a model card gives it: a lite net is measured as the runtime runs it (border margin)
-        self.card = {"arch": net.arch()} if hasattr(net, "arch") else {}
+        # the net's arch and its model card's border fields: a lite net is measured as the runtime runs it (border margin)
+        self.card = {**({"arch": net.arch()} if hasattr(net, "arch") else {}), **(card or {})}
 
     @torch.no_grad()
     def run_nchw(self, x: np.ndarray) -> np.ndarray:
