@@ -59,3 +59,42 @@ def test_tv_loss_zero_on_constant_image_positive_on_edges():
     edge = flat.clone()
     edge[..., 2:] = 9.0
     assert losses.tv_loss(edge, Normalisation.PAPER).item() == 3 * 5 * 4.0
+
+
+def _smooth_photo(size: int = 96) -> torch.Tensor:
+    """A smooth synthetic photo (gradients and a few soft blobs), 0-255, 1x3xHxW."""
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    blobs = sum(torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.02) for cy, cx in ((0.3, 0.4), (0.7, 0.6), (0.5, 0.2)))
+    return (torch.stack([yy, xx, blobs / blobs.max()]) * 200 + 20).unsqueeze(0)
+
+
+def test_border_band_excess_is_zero_for_the_photo_and_costs_a_band_of_noise():
+    photo = _smooth_photo()
+    textured = photo + 8 * torch.randn_like(photo)  # even texture everywhere: no band
+    assert float(losses.border_band_excess(photo, photo, 16)) == 0
+    assert float(losses.border_band_excess(textured, photo, 16)) == 0
+    banded = textured.clone()
+    banded[..., -10:, :] += 60 * torch.randn_like(banded[..., -10:, :])
+    ratios = losses.border_band_ratios(banded, 16)[0]
+    assert ratios[1] > 3 and max(ratios[0], ratios[2], ratios[3]) < 2  # bottom (and its corners)
+    assert float(losses.border_band_excess(banded, photo, 16)) > 1
+    # the photo's own busy border is allowed: a styled copy of it pays nothing
+    busy = photo.clone()
+    busy[..., :, :10] += 60 * torch.randn_like(busy[..., :, :10])
+    assert float(losses.border_band_excess(busy, busy, 16)) == 0
+
+
+def test_descending_border_band_excess_removes_the_band_and_leaves_the_interior():
+    torch.manual_seed(0)
+    photo = _smooth_photo()
+    styled = photo + 8 * torch.randn_like(photo)
+    styled[..., :, -10:] += 60 * torch.randn_like(styled[..., :, -10:])
+    styled.requires_grad_(True)
+    before = styled.detach().clone()
+    opt = torch.optim.Adam([styled], lr=2.0)
+    for _ in range(150):
+        opt.zero_grad()
+        losses.border_band_excess(styled, photo, 16).sum().backward()
+        opt.step()
+    assert float(losses.border_band_ratios(styled.detach(), 16)[0, 3]) <= 1.6
+    assert torch.equal(styled.detach()[..., 20:-20, 20:-20], before[..., 20:-20, 20:-20])  # the interior is not touched

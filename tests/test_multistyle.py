@@ -309,7 +309,8 @@ def test_four_sided_margin_scores_the_centre_and_tells_the_runtime(tmp_path, pho
     monkeypatch.setattr(multistyle.MultiStyleNet, "forward", lambda self, x, mix: net_in.append(x.detach().clone()) or forward(self, x, mix))
     monkeypatch.setattr(train.vgg, "build_vgg", recording_vgg)
     plan = json.loads(open(_plan(tmp_path, style_png, slots=1)).read())
-    plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=32, border_sides="all")
+    plan.update(variant="lite", arch={"channels": [4, 8, 8], "residual_blocks": 1}, image_size=32, border_sides="all", band_width=8)
+    plan["slots"][0]["band_weight"] = 1e3
     (tmp_path / "lite.json").write_text(json.dumps(plan))
     _train(["--plan", str(tmp_path / "lite.json"), "--steps", "1", "--workdir", str(tmp_path / "w"), "--data", str(photo_dir),
             "--vgg", str(random_vgg16), "--device", "cpu"])
@@ -317,6 +318,7 @@ def test_four_sided_margin_scores_the_centre_and_tells_the_runtime(tmp_path, pho
     assert net_in[0].shape[-2:] == (80, 80)
     photo_target = [x for x in vgg_in if x.shape[-2:] == (32, 32) and torch.equal(x, net_in[0][..., 24:56, 24:56])]
     assert photo_target, "the losses did not score the centre of the crop"
+    assert "band" in torch.load(tmp_path / "w" / multistyle.CKPT, weights_only=False)["log"][0]  # the band term ran
     # the model card tells the runtime to stylize the margin on all four sides, and the gate measures it so
     multistyle.main(["export", "--workdir", str(tmp_path / "w"), "--slot", "x=" + plan["slots"][0]["name"], "--out-dir", str(tmp_path / "out")])
     from train.model_io import load_style_model

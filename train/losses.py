@@ -89,6 +89,27 @@ class LossTerms:
         return {"content": float(self.content), "style": float(self.style), "tv": float(self.tv), "total": float(self.total)}
 
 
+def border_band_ratios(image: torch.Tensor, width: int) -> torch.Tensor:
+    """(N, 4) high-frequency energy of the outer `width` px at the top, bottom, left, right over the interior's
+    (grey level minus its 5x5 box blur; the interior is a constant, so only the borders get a gradient)."""
+    grey = image.float().mean(dim=1, keepdim=True)
+    hf = (grey[..., 2:-2, 2:-2] - F.avg_pool2d(grey, 5, stride=1)).abs()[:, 0]
+    inner = hf[:, width:-width, width:-width].mean(dim=(1, 2)).detach().clamp_min(1e-3)
+    sides = torch.stack([hf[:, :width].mean(dim=(1, 2)), hf[:, -width:].mean(dim=(1, 2)),
+                         hf[:, :, :width].mean(dim=(1, 2)), hf[:, :, -width:].mean(dim=(1, 2))], dim=1)
+    return sides / inner[:, None]
+
+
+def border_band_excess(styled: torch.Tensor, photo: torch.Tensor, width: int, tolerance: float = 1.5) -> torch.Tensor:
+    """Per item: the squared excess of the styled image's border-to-interior energy ratio over the photo's own
+    ratio there (or `tolerance`, whichever is larger), summed over the four sides. A style loss counts a band of
+    noise along a border as texture, and a net finds its borders (or the border of the scored crop) however much
+    photo lies beyond them; this term makes such a band cost instead of pay."""
+    with torch.no_grad():
+        allowed = border_band_ratios(photo, width).clamp_min(tolerance)
+    return F.relu(border_band_ratios(styled, width) - allowed).pow(2).sum(dim=1)
+
+
 def style_targets(features: Sequence[Mapping[str, torch.Tensor]], blend: Sequence[float], layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """Blend several style images' per-position Grams with weights (normalised to sum 1) -> {layer: (C, C)}."""
     total = float(sum(blend))

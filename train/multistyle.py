@@ -65,6 +65,9 @@ class Slot:
     tv_weight: float = 0.0
     style_size: int = 512
     stability_weight: float = 0.0
+    # weight of train.losses.border_band_excess on the scored crop (0 = off): the style term rewards a band of
+    # noise along any border a net can locate, even the scored crop's inside a larger context (see border_sides)
+    band_weight: float = 0.0
 
 
 @dataclass
@@ -96,6 +99,7 @@ class Plan:
     # "all": photo context on all four sides and only the centre scored; the model card then tells the runtime
     # to stylize the margin on all four sides too (runtime.stylizer.border_margins)
     border_sides: str = "bottom-right"
+    band_width: int = 24  # pixels of each border of the scored crop that border_band_excess compares with its interior
     # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
     # which --init grows from a smaller trained one without changing its output (see grow_state)
     arch: dict | None = None
@@ -513,6 +517,7 @@ def train(args: argparse.Namespace) -> bool:
     w_style = col([s.style_weight for s in plan.slots])
     w_tv = col([s.tv_weight for s in plan.slots])
     w_stab = col([s.stability_weight for s in plan.slots])
+    w_band = col([s.band_weight for s in plan.slots])
     target = {l: g[slot_idx] for l, g in grams.items()} if grams is not None else {}
     noise_gen = torch.Generator(device=device).manual_seed(plan.seed + 1)
     if resume and "noise" in ckpt["rng"]:
@@ -569,6 +574,8 @@ def train(args: argparse.Namespace) -> bool:
                 if (w_tv > 0).any():
                     tv = (ya[:, :, 1:] - ya[:, :, :-1]).float().pow(2).mean(dim=(1, 2, 3)) + (ya[..., 1:] - ya[..., :-1]).float().pow(2).mean(dim=(1, 2, 3))
                     terms["tv"] = (w_tv * tv).sum()
+            if (w_band > 0).any():
+                terms["band"] = (w_band * losses.border_band_excess(ya, xa, plan.band_width)).sum()
             if use_stab:
                 yb = y_all[len(xa):]
                 fr = [None if fractions is None else fractions[k: k + 1] for k in range(len(xa))]
