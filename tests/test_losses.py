@@ -75,9 +75,12 @@ def test_border_band_excess_is_zero_for_the_photo_and_costs_a_band_of_noise():
     assert float(losses.border_band_excess(textured, photo, 16)) == 0
     banded = textured.clone()
     banded[..., -10:, :] += 60 * torch.randn_like(banded[..., -10:, :])
-    ratios = losses.border_band_ratios(banded, 16)[0]
+    ratios = losses.border_band_ratios(banded, 16)[0].mean(dim=1)
     assert ratios[1] > 3 and max(ratios[0], ratios[2], ratios[3]) < 2  # bottom (and its corners)
     assert float(losses.border_band_excess(banded, photo, 16)) > 1
+    thin = textured.clone()  # a band of 3 px is not diluted by the 16 px it is measured over
+    thin[..., -3:, :] += 60 * torch.randn_like(thin[..., -3:, :])
+    assert float(losses.border_band_excess(thin, photo, 16)) > 1
     # the photo's own busy border is allowed: a styled copy of it pays nothing
     busy = photo.clone()
     busy[..., :, :10] += 60 * torch.randn_like(busy[..., :, :10])
@@ -96,5 +99,5 @@ def test_descending_border_band_excess_removes_the_band_and_leaves_the_interior(
         opt.zero_grad()
         losses.border_band_excess(styled, photo, 16).sum().backward()
         opt.step()
-    assert float(losses.border_band_ratios(styled.detach(), 16)[0, 3]) <= 1.6
+    assert float(losses.border_band_ratios(styled.detach(), 16)[0, 3].max()) <= 1.6
     assert torch.equal(styled.detach()[..., 20:-20, 20:-20], before[..., 20:-20, 20:-20])  # the interior is not touched

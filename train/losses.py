@@ -90,24 +90,27 @@ class LossTerms:
 
 
 def border_band_ratios(image: torch.Tensor, width: int) -> torch.Tensor:
-    """(N, 4) high-frequency energy of the outer `width` px at the top, bottom, left, right over the interior's
-    (grey level minus its 5x5 box blur; the interior is a constant, so only the borders get a gradient)."""
+    """(N, 4, width): the high-frequency energy of each of the outer `width` rows/columns at the top, bottom, left
+    and right (line k = k-th from the edge) over the interior's (grey level minus its 5x5 box blur). Per line, so
+    a band a few pixels wide reads as strongly as a wide one; the interior is a constant (only the borders get a
+    gradient)."""
     grey = image.float().mean(dim=1, keepdim=True)
     hf = (grey[..., 2:-2, 2:-2] - F.avg_pool2d(grey, 5, stride=1)).abs()[:, 0]
     inner = hf[:, width:-width, width:-width].mean(dim=(1, 2)).detach().clamp_min(1e-3)
-    sides = torch.stack([hf[:, :width].mean(dim=(1, 2)), hf[:, -width:].mean(dim=(1, 2)),
-                         hf[:, :, :width].mean(dim=(1, 2)), hf[:, :, -width:].mean(dim=(1, 2))], dim=1)
-    return sides / inner[:, None]
+    rows, cols = hf.mean(dim=2), hf.mean(dim=1)  # (N, H), (N, W)
+    sides = torch.stack([rows[:, :width], rows.flip(1)[:, :width], cols[:, :width], cols.flip(1)[:, :width]], dim=1)
+    return sides / inner[:, None, None]
 
 
 def border_band_excess(styled: torch.Tensor, photo: torch.Tensor, width: int, tolerance: float = 1.5) -> torch.Tensor:
-    """Per item: the squared excess of the styled image's border-to-interior energy ratio over the photo's own
-    ratio there (or `tolerance`, whichever is larger), summed over the four sides. A style loss counts a band of
-    noise along a border as texture, and a net finds its borders (or the border of the scored crop) however much
-    photo lies beyond them; this term makes such a band cost instead of pay."""
+    """Per item: the squared excess of the styled image's border-to-interior energy ratio, line by line, over the
+    photo's own ratio on that line (or `tolerance`, whichever is larger), averaged over the lines of a side and
+    summed over the four sides. A style loss counts a band of noise along a border as texture, and a net finds
+    its borders (or the border of the scored crop) however much photo lies beyond them; this term makes such a
+    band cost instead of pay."""
     with torch.no_grad():
         allowed = border_band_ratios(photo, width).clamp_min(tolerance)
-    return F.relu(border_band_ratios(styled, width) - allowed).pow(2).sum(dim=1)
+    return F.relu(border_band_ratios(styled, width) - allowed).pow(2).mean(dim=2).sum(dim=1)
 
 
 def style_targets(features: Sequence[Mapping[str, torch.Tensor]], blend: Sequence[float], layers: Sequence[str]) -> dict[str, torch.Tensor]:
