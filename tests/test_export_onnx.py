@@ -86,3 +86,32 @@ def test_cli_errors(tmp_path, small_model):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"junk")
     assert_user_error(run_cli("export.onnx", str(junk), str(tmp_path / "x.onnx")), "cannot read style model")
+
+
+@pytest.mark.parametrize("flag", [None, "fp16_weights", "fp16"])
+def test_exported_onnx_loads_back_as_a_trainable_net(small_model, tmp_path, flag):
+    """A shipped style (.onnx) is the start of a fine-tuning run: its initializers are the state dict."""
+    dst = tmp_path / "m.onnx"
+    exporter.export(small_model, dst, check=False, verbose=False, **({flag: True} if flag else {}))
+    net, card = load_style_model(dst)
+    assert card["name"] == "tiny" and net.arch()["channels"] == [8, 16, 32]
+    x = np.random.default_rng(3).uniform(0, 255, (1, 3, 40, 56)).astype(np.float32)
+    got = _session(dst).run(["output"], {"input": x})[0]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).max() <= (2.0 if flag == "fp16" else 1e-2)  # fp16 graph: activations rounded too
+
+
+def test_an_onnx_file_that_is_not_a_style_net_is_a_one_line_error(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(StylecastError, match="not a transform-net"):
+        load_style_model(path)
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    with pytest.raises(StylecastError, match="cannot read style model"):
+        load_style_model(tmp_path / "junk.onnx")

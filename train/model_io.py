@@ -1,4 +1,5 @@
-"""Style-net files: our float16 safetensors + model card, and pytorch/examples .pth/.model checkpoints."""
+"""Style-net files: our float16 safetensors + model card, pytorch/examples .pth/.model checkpoints, and our
+exported .onnx (its initializers keep the state-dict names, so a shipped style can be fine-tuned)."""
 from __future__ import annotations
 
 import json
@@ -48,8 +49,23 @@ def _read_card(path: Path, metadata: dict | None) -> dict:
     return {}
 
 
+def _read_onnx(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """State dict and metadata of an ONNX file written by export.onnx: initializer names are the net's
+    parameter names, with a '__fp16' suffix where the weights are stored at half precision."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    state = {}
+    for init in model.graph.initializer:
+        name = init.name.removesuffix("__fp16")
+        state[name] = torch.from_numpy(numpy_helper.to_array(init).copy()).float()
+    return state, {p.key: p.value for p in model.metadata_props}
+
+
 def load_style_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
-    """Load a style net from .safetensors (ours), .pth/.model (pytorch/examples or our training checkpoint)."""
+    """Load a style net from .safetensors (ours), .pth/.model (pytorch/examples or our training checkpoint),
+    or .onnx (exported by us: a shipped style as the start of a fine-tuning run)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"style model not found: {path}")
@@ -61,6 +77,8 @@ def load_style_model(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
             with safe_open(str(path), "pt") as handle:
                 state = {k: handle.get_tensor(k) for k in handle.keys()}
                 metadata = handle.metadata()
+        elif path.suffix == ".onnx":
+            state, metadata = _read_onnx(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
