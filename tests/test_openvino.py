@@ -220,3 +220,20 @@ def test_a_builtin_int8_model_that_fails_its_check_is_not_shipped(tmp_path, monk
     assert entries["a"]["int8"]["file"] == "a.int8.xml" and (tmp_path / "a.int8.bin").is_file()
     assert entries["b"]["int8"]["file"] is None and not entries["b"]["int8"]["passes"]  # the verdict stays, the files go
     assert not (tmp_path / "b.int8.xml").exists() and not (tmp_path / "b.int8.bin").exists()
+
+
+def test_an_int8_model_may_not_take_a_net_out_of_the_gate():
+    """wave-lite's int8 model moved content 1.9% (within 3%) but from 2.480 to 2.528, over the lite limit of 2.49:
+    it must not ship, since `--precision auto` would run it; a legacy net outside the gate keeps the 3% rule."""
+    from export.int8 import int8_verdict
+
+    f32, int8 = {"style": 0.4833, "content": 2.4801}, {"style": 0.4874, "content": 2.5279}
+    change = {k: abs(int8[k] - f32[k]) / f32[k] for k in f32}
+    verdict = int8_verdict(f32, int8, change, "lite")
+    assert not verdict["passes"] and verdict["failures"] == ["leaves the gate: content 2.528 > 2.49"]
+    assert int8_verdict(f32, int8, change, "johnson")["passes"]  # f32 already outside the full gate: only the 3% rule
+    legacy = {"style": 0.5659, "content": 3.8078}, {"style": 0.5771, "content": 3.7859}
+    change = {k: abs(legacy[1][k] - legacy[0][k]) / legacy[0][k] for k in legacy[0]}
+    assert int8_verdict(*legacy, change, "lite") == {"passes": True, "failures": []}
+    over = {"style": 0.5, "content": 2.0}, {"style": 0.52, "content": 2.0}
+    assert int8_verdict(*over, {"style": 0.04, "content": 0.0}, "lite")["failures"] == ["style changed 4.0% (limit 3%)"]

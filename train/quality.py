@@ -155,11 +155,14 @@ def flicker(stylize: Stylize, sources: Sequence[np.ndarray], meter: WarpingError
     return {"flicker": meter(styled) / base, "flicker_smoothed": meter(smoothed) / base, "source_warp_error": meter.source}
 
 
-def gate_failures(scores: Mapping[str, float], variant: str) -> list[str]:
-    """The gate's verdict: one 'name value > limit' string per figure over its limit (empty = passes)."""
+def gate_failures(scores: Mapping[str, float], variant: str, keys: Sequence[str] | None = None) -> list[str]:
+    """The gate's verdict: one 'name value > limit' string per figure over its limit (empty = passes).
+    keys: judge only these figures (e.g. the photo distances, where flicker was not measured)."""
     limits = GATE["lite" if variant == "lite" else "johnson"]
     failures = []
     for key, limit in limits.items():
+        if keys is not None and key not in keys:
+            continue
         value = scores.get(key)
         if value is None:
             failures.append(f"{key} not measured")
