@@ -20,6 +20,7 @@ from runtime import catalog  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
 from runtime.errors import InputError, cli_entry  # noqa: E402
 from runtime.frames import read_image  # noqa: E402
+from runtime.onnx_meta import card_variant  # noqa: E402
 from train import quality  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def _style_image(name: str, given: str | None) -> Path:
 
 def measure(spec: str, style_image: Path, meter: quality.QualityMeter, photos, frames, warp_meter, backend: str) -> dict:
     stylizer = open_stylizer(spec, backend=backend, announce=lambda m: None)
-    variant = "lite" if spec.endswith("-lite") or stylizer.card.get("arch", {}).get("variant") == "lite" else "johnson"
+    variant = "lite" if spec.endswith("-lite") else card_variant(stylizer.card)
     row = quality.evaluate(stylizer, variant, meter, photos, read_image(style_image), frames, warp_meter)
     return {"net": spec, "style_image": style_image.name, **row}
 

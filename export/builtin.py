@@ -17,6 +17,7 @@ from runtime.catalog import CATALOGUE, STYLES_DIR
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
 from runtime.frames import read_image
+from runtime.onnx_meta import card_variant
 from train.model_io import load_style_model
 
 # Where each style image comes from (the paintings before 1956 are public domain).
@@ -82,7 +83,7 @@ def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dic
     from train.quality import NetStylizer, QualityMeter, evaluate, load_photos, read_video_frames
 
     net, card = load_style_model(weights)
-    variant = card.get("arch", {}).get("variant", "johnson")
+    variant = card_variant(card)
     frames = read_video_frames(video) if video is not None and variant != "lite" else None
     scores = evaluate(NetStylizer(net, card=card), variant, QualityMeter(), load_photos(photos), read_image(style), frames)
     scores.pop("per_photo", None)
@@ -116,7 +117,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
                          **SOURCES.get(name.removesuffix("-lite"), {"title": name, "artist": "unknown"}),
                          "origin": ORIGIN.get(name.removesuffix("-lite"), "public-domain painting; image file from "
                                               "jcjohnson/fast-neural-style, neural-style or lengstrom/fast-style-transfer"),
-                         "variant": card.get("arch", {}).get("variant", "johnson"),
+                         "variant": card_variant(card),
                          "export": {"precision": report["precision"], "psnr_vs_fp32_db": round(report["psnr_vs_fp32_db"], 1),
                                     "parity_max_abs_err": max(r["max_abs_err"] for r in report["parity"])},
                          "quality": {**measured[w], "photos": _shown(photos), "video": _shown(video) if video else None},

@@ -27,7 +27,7 @@ from runtime.catalog import CATALOGUE, load_catalogue
 from runtime.errors import DependencyError, InputError, cli_entry
 from runtime.files import atomic_path
 from runtime.frames import IMAGE_SUFFIXES, psnr, read_image, resize_to, to_nchw
-from runtime.onnx_meta import INPUT_NAME
+from runtime.onnx_meta import INPUT_NAME, card_variant
 from runtime.openvino_engine import INT8_RT_KEY, INT8_SUFFIX, OpenVinoStylizer, import_openvino
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -136,8 +136,7 @@ def export_int8(onnx_path: Path, calibration: Path | None = None, count: int = C
     try:
         staged = staging / xml.name
         ov.save_model(model, str(staged), compress_to_fp16=False)
-        variant = card.get("arch", {}).get("variant", "johnson")
-        fidelity = quality_check(onnx_path, staged, load_photos(check_folder), style, variant)
+        fidelity = quality_check(onnx_path, staged, load_photos(check_folder), style, card_variant(card))
         record = {"calibration": {"folder": str(calibration or "../shared/data/train"), "photos": len(photos),
                                   "sizes": [f"{w}x{h}" for h, w in CALIBRATION_SIZES], "preset": "mixed", "nncf_seconds": round(seconds, 1)},
                   "fidelity": fidelity, "passes": fidelity["passes"], "style_image": style.name}

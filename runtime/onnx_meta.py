@@ -17,3 +17,8 @@ def card_from_session(session) -> dict:
         return json.loads(meta.get(CARD_KEY, "{}"))
     except json.JSONDecodeError:
         return {}
+
+
+def card_variant(card: dict) -> str:
+    """'lite' or 'johnson': which net (and so which quality gate) a model card describes."""
+    return (card.get("arch") or {}).get("variant", "johnson")
