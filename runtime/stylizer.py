@@ -6,7 +6,7 @@ import threading
 import numpy as np
 
 from runtime.errors import StylecastError
-from runtime.frames import Window, crop_to, from_nchw, pad_to_multiple, to_nchw
+from runtime.frames import Window, crop_to, from_nchw, pad_amounts, pad_to_multiple, to_nchw
 
 
 # Lite nets trained directly on the loss learned to paint a band of noise up to about 16 px wide along the
@@ -68,9 +68,10 @@ class Stylizer:
         nchw = to_nchw(frames)
         lead, margin = border_margins(self.card)
         if lead or margin:
-            x, window = pad_to_multiple(nchw, margin=margin, lead=lead)
-            if self.accepts(tuple(x.shape)):
-                return x, window
+            n, c, h, w = nchw.shape
+            ph, pw = pad_amounts(h, w, margin=margin, lead=lead)
+            if self.accepts((n, c, h + lead + ph, w + lead + pw)):  # ask first: pad once, not twice
+                return pad_to_multiple(nchw, margin=margin, lead=lead)
         return pad_to_multiple(nchw)
 
     def _infer(self, x: np.ndarray) -> np.ndarray:
