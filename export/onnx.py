@@ -12,14 +12,14 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from runtime.errors import DependencyError, InputError, StylecastError, cli_entry
 from runtime.files import atomic_path
 from runtime.fp16 import to_fp16_graph as _to_fp16_graph
-from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, psnr, read_image, resize_to, to_nchw
+from runtime.frames import IMAGE_SUFFIXES, crop_to, pad_to_multiple, photo_batches, psnr
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, OPSET, OUTPUT_NAME, PRECISION_KEY
 
 # Max abs error on the 0-255 scale, fp32 ONNX vs PyTorch: a tenth of a uint8 rounding step. Summation order
@@ -40,12 +40,6 @@ def default_check_images() -> list[Path]:
         if found:
             return found
     return sample_images()
-
-
-def check_batches(images: Iterable[Path], sizes: Sequence[tuple[int, int]] = ((256, 256), (360, 640))) -> list[np.ndarray]:
-    """NCHW float32 batches of real photos resized to each size (the way the runtime feeds them)."""
-    photos = [read_image(p) for p in images]
-    return [to_nchw(np.stack([resize_to(p, h, w) for p in photos])) for h, w in sizes]
 
 
 def _session(model_bytes: bytes):
@@ -172,7 +166,7 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, fp16_weights: bool = 
         inputs = [rng.uniform(0, 255, (1, 3, h, w)).astype(np.float32) for h, w in PARITY_SIZES]
         inputs.append(rng.uniform(0, 255, (2, 3, 128, 96)).astype(np.float32))
         images = list(check_images) if check_images else default_check_images()
-        inputs += check_batches(images[:2])
+        inputs += photo_batches(images[:2])
         rows = parity_report(net, fp32_session, inputs)
         worst = max(r["max_abs_err"] for r in rows)
         report["parity"] = rows
@@ -182,7 +176,7 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, fp16_weights: bool = 
         model = to_fp16_graph(model) if fp16 else to_fp16_weights(model)
         report["precision"] = "fp16" if fp16 else "fp16-weights"
         if check:
-            batches = check_batches(list(check_images) if check_images else default_check_images())
+            batches = photo_batches(list(check_images) if check_images else default_check_images())
             value = fp16_psnr(fp32_session, _session(model.SerializeToString()), batches)
             report["psnr_vs_fp32_db"] = value
             if not value >= PSNR_GATE_DB:

@@ -121,12 +121,11 @@ def gate_record_path(fp16_path: Path, fp32_path: Path, ort_version: str) -> Path
 def worst_psnr(run: Callable[[np.ndarray], np.ndarray], reference: Callable[[np.ndarray], np.ndarray],
                images: Sequence[Path] | None = None) -> float:
     """Worst PSNR of run vs reference over real photos at TensorRT's gate sizes (-inf on NaN/Inf)."""
-    from runtime.frames import psnr
+    from runtime.frames import CHECK_SIZES, photo_batches, psnr
     from runtime.samples import sample_images
-    from runtime.trt_build import GATE_SIZES, check_batches
 
     worst = float("inf")
-    for batch in check_batches(images or sample_images(), GATE_SIZES):
+    for batch in photo_batches(images or sample_images(), CHECK_SIZES):
         for x in batch:
             got = run(x[None])
             if not np.isfinite(got).all():

@@ -82,6 +82,16 @@ def resize_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+CHECK_SIZES = ((256, 256), (360, 640))  # (H, W) of the photo batches that parity and fidelity checks run
+
+
+def photo_batches(images, sizes=CHECK_SIZES) -> list[np.ndarray]:
+    """NCHW float32 batches of real photos resized to each (H, W), the way the runtime feeds them: the common
+    input of export.onnx's parity check, the TensorRT fidelity gate and the fp16 graph's gate."""
+    photos = [read_image(p) for p in images]
+    return [to_nchw(np.stack([resize_to(p, h, w) for p in photos])) for h, w in sizes]
+
+
 def to_nchw(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 HxWx3 (or NxHxWx3) -> float32 NCHW in [0, 255], contiguous."""
     batch = rgb[None] if rgb.ndim == 3 else rgb

@@ -7,6 +7,7 @@ import numpy as np
 
 from runtime.errors import StylecastError
 from runtime.frames import Window, crop_to, from_nchw, pad_amounts, pad_to_multiple, to_nchw
+from runtime.onnx_meta import card_variant
 
 
 # Lite nets trained directly on the loss learned to paint a band of noise up to about 16 px wide along the
@@ -24,7 +25,7 @@ def border_margin(card: dict) -> int:
     """Pixels of reflected image to stylize beyond the bottom/right border for the net this card describes."""
     if "border_margin" in card:
         return int(card["border_margin"])
-    return LITE_BORDER_MARGIN if (card.get("arch") or {}).get("variant") == "lite" else 0
+    return LITE_BORDER_MARGIN if card_variant(card) == "lite" else 0
 
 
 def border_margins(card: dict) -> tuple[int, int]:

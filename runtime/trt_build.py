@@ -18,6 +18,7 @@ import numpy as np
 
 from runtime.errors import DependencyError, InputError, StylecastError
 from runtime.files import atomic_path, sha256_file
+from runtime.frames import CHECK_SIZES, photo_batches
 from runtime.onnx_meta import CARD_KEY, INPUT_NAME, PRECISION_KEY
 from runtime.trt_sidecar import ENGINE_SUFFIXES, sidecar_path, write_sidecar
 
@@ -27,7 +28,7 @@ DEFAULT_OPT = (1, 3, 720, 1280)
 DEFAULT_MAX = (4, 3, 1920, 1920)
 DEFAULT_WORKSPACE_GB = 4.0
 FIDELITY_DB = 40.0
-GATE_SIZES = ((256, 256), (360, 640))  # (H, W) of the gate's photos; those outside the engine's profile are skipped
+GATE_SIZES = CHECK_SIZES  # (H, W) of the gate's photos; those outside the engine's profile are skipped
 Shape = Sequence[int]
 
 
@@ -160,14 +161,6 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, lo: Shape = DEF
     return info
 
 
-def check_batches(images: Sequence[Path], sizes: Sequence[tuple[int, int]] = GATE_SIZES) -> list[np.ndarray]:
-    """NCHW float32 batches of real photos resized to each size (the way the runtime feeds them)."""
-    from runtime.frames import read_image, resize_to, to_nchw
-
-    photos = [read_image(p) for p in images]
-    return [to_nchw(np.stack([resize_to(p, h, w) for p in photos])) for h, w in sizes]
-
-
 def fidelity_gate(engine_path: Path, onnx_path: Path, images: Sequence[Path] | None = None) -> dict:
     """Engine vs ONNX Runtime fp32 on real photos: PSNR >= 40 dB and finite, else StylecastError."""
     from runtime.engines import OrtStylizer
@@ -180,7 +173,7 @@ def fidelity_gate(engine_path: Path, onnx_path: Path, images: Sequence[Path] | N
         reference = OrtStylizer(Path(onnx_path), use_cuda=False)
         sizes = [s for s in GATE_SIZES if engine.accepts((1, 3, *s))] or [tuple(engine.profile["opt"][2:])]
         worst = float("inf")
-        for batch in check_batches(images or sample_images(), sizes):
+        for batch in photo_batches(images or sample_images(), sizes):
             for x in batch:
                 got = engine.run_nchw(x[None])
                 if not np.isfinite(got).all():

@@ -10,9 +10,9 @@ import torch
 
 from runtime.errors import InputError
 from runtime.files import atomic_path
+from runtime.onnx_meta import CARD_KEY  # the same key in safetensors and ONNX metadata
 from train.transformer_net import TransformerNet, clean_state_dict, net_from_state_dict
 
-CARD_KEY = "stylecast.card"
 CARD_FORMAT = "stylecast-style/1"
 
 
