@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -85,7 +85,7 @@ def resize_to(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
 CHECK_SIZES = ((256, 256), (360, 640))  # (H, W) of the photo batches that parity and fidelity checks run
 
 
-def photo_batches(images, sizes=CHECK_SIZES) -> list[np.ndarray]:
+def photo_batches(images: Iterable[str | os.PathLike], sizes: Sequence[tuple[int, int]] = CHECK_SIZES) -> list[np.ndarray]:
     """NCHW float32 batches of real photos resized to each (H, W), the way the runtime feeds them: the common
     input of export.onnx's parity check, the TensorRT fidelity gate and the fp16 graph's gate."""
     photos = [read_image(p) for p in images]
