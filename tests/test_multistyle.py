@@ -230,6 +230,23 @@ def test_relative_style_loss_is_the_metrics_style_distance():
                                multistyle.per_item_style(out_feat, grams["relu4_3"].expand(2, 6, 6)))
 
 
+def test_rms_content_loss_is_the_metrics_content_distance():
+    torch.manual_seed(0)
+    out_feat, photo_feat = torch.rand(2, 6, 8, 8), torch.rand(2, 6, 8, 8)
+    plan = multistyle.Plan(slots=[multistyle.Slot("s", "s.jpg")], content_distance="rms")
+    metric = [float(torch.linalg.norm(out_feat[i] - photo_feat[i]) / out_feat[i].numel() ** 0.5) for i in range(2)]
+    torch.testing.assert_close(multistyle.content_term(plan, out_feat, photo_feat), torch.tensor(metric), rtol=1e-5, atol=0)
+    mse = multistyle.Plan(slots=plan.slots)
+    torch.testing.assert_close(multistyle.content_term(mse, out_feat, photo_feat), torch.tensor(metric) ** 2, rtol=1e-5, atol=0)
+
+
+def test_an_unknown_content_distance_is_a_plan_error(tmp_path, photo_dir, style_png):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"slots": [{"name": "x", "style": str(style_png)}], "content_distance": "l1"}))
+    proc = run_cli("train.multistyle", "train", "--plan", str(bad), "--data", str(photo_dir), "--workdir", str(tmp_path / "w"), "--steps", "1")
+    assert_user_error(proc, "content_distance")
+
+
 def test_an_unknown_style_normalisation_is_a_plan_error(tmp_path, photo_dir, style_png):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"slots": [{"name": "x", "style": str(style_png)}], "style_normalisation": "loud"}))

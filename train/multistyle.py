@@ -53,6 +53,7 @@ FIT_WARMUP, FIT_AFTER = 10, 40  # --fit-schedule times steps FIT_WARMUP..FIT_AFT
 REFIT_AT = 0.25  # ... and times again from FIT_AFTER to this fraction of --time-limit: runs started side by side
 # (one GPU, or two on a CPU's cores) time their first steps while the others still load, which misjudges the pace
 STYLE_NORMALISATIONS = ("absolute", "relative")
+CONTENT_DISTANCES = ("mse", "rms")
 CROP_MARGIN = 16  # pixels of the shifted-crop overlap ignored at each border (padding effects differ there)
 
 
@@ -87,6 +88,10 @@ class Plan:
     # "relative": each layer's ||G(out) - G(style)|| / ||G(style)||, the quality metric's own per-layer style
     # distance, so every layer counts as the metric counts it (style weights ~1e6 with content 1e5)
     style_normalisation: str = "absolute"
+    # "mse": each content layer's mean squared feature difference (pytorch/examples); "rms": its square root, the
+    # quality metric's own content distance, so relu2_2 and relu3_3 count as the metric counts them (mse weighs
+    # each layer by twice its own distance, favouring relu3_3); content weights ~5e5 match mse's 1e5 near 2.5
+    content_distance: str = "mse"
     seed: int = 42
     # pixels of photo the net sees beyond the scored crop's bottom/right border (a larger crop of the same photo,
     # cut off before the losses): None = the margin the runtime runs this variant with (runtime.stylizer.border_margin:
@@ -124,6 +129,8 @@ class Plan:
             raise InputError(f"{path}: border_sides must be one of {', '.join(BORDER_SIDES)}")
         if plan.style_normalisation not in STYLE_NORMALISATIONS:
             raise InputError(f"{path}: style_normalisation must be one of {', '.join(STYLE_NORMALISATIONS)}")
+        if plan.content_distance not in CONTENT_DISTANCES:
+            raise InputError(f"{path}: content_distance must be one of {', '.join(CONTENT_DISTANCES)}")
         names = [s.name for s in plan.slots]
         if not names or len(set(names)) != len(names):
             raise InputError(f"{path}: slot names must be present and unique")
@@ -323,6 +330,12 @@ def style_term(plan: Plan, feat: torch.Tensor, target: torch.Tensor) -> torch.Te
     return per_item_style(feat, target)
 
 
+def content_term(plan: Plan, feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """One layer's content loss per batch item in the plan's content distance."""
+    mse = F.mse_loss(feat, target, reduction="none").mean(dim=(1, 2, 3))
+    return (mse + 1e-8).sqrt() if plan.content_distance == "rms" else mse
+
+
 def per_item_style(feat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """pytorch/examples' style loss (Gram / (C*H*W), MSE) per batch item; target (B, C, C) per position."""
     _, c, h, w = feat.shape
@@ -364,7 +377,7 @@ def net_from_checkpoint(ckpt: dict) -> MultiStyleNet:
 def phase_record(ckpt: dict) -> dict:
     """One finished run of a checkpoint, as a model card's schedule lists it: what a continued net went through."""
     plan = ckpt["plan"]
-    shared = ("variant", "image_size", "batch_per_slot", "lr", "content_layers", "style_normalisation")
+    shared = ("variant", "image_size", "batch_per_slot", "lr", "content_layers", "style_normalisation", "content_distance")
     return {"steps": int(ckpt["step"]), "training_minutes": round(float(ckpt["elapsed"]) / 60, 1),
             "slots": {s["name"]: {k: s[k] for k in ("style_weight", "content_weight", "stability_weight") if k in s}
                       for s in plan["slots"]},
@@ -567,7 +580,7 @@ def train(args: argparse.Namespace) -> bool:
                 fy = vgg(ya)
                 with torch.no_grad():
                     fx = vgg(xa)
-                content = sum(F.mse_loss(fy[l].float(), fx[l].float(), reduction="none").mean(dim=(1, 2, 3)) for l in plan.content_layers)
+                content = sum(content_term(plan, fy[l].float(), fx[l].float()) for l in plan.content_layers)
                 style = sum(style_term(plan, fy[l].float(), target[l]) for l in plan.style_layers)
                 terms["content"] = (w_content * content).sum()
                 terms["style"] = (w_style * style).sum()
