@@ -8,6 +8,8 @@ objects leave no ghost trails. Scene cuts reset the state.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 
@@ -169,3 +171,31 @@ def warping_error(sources: list[np.ndarray], outputs: list[np.ndarray]) -> float
             errors.append(float(diff.mean(axis=2)[mask].mean()))
         prev_small = small
     return float(np.mean(errors)) if errors else 0.0
+
+
+class WarpingError:
+    """The quality gate's flicker metric: mean absolute warping error of frame sequences against one
+    source clip, flows computed once (train.quality.flicker divides it by the source's own). Torch-free, so
+    benchmarks/temporal.py reports the figure styles.json records."""
+
+    def __init__(self, sources: Sequence[np.ndarray]):
+        # Full-resolution DIS (medium preset), not the runtime's 320 px flow: the metric wants the most exact
+        # flow it can afford (the source's own warping error is the denominator; 320 px flow inflates it by
+        # about a quarter and so flatters every net).
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (backward flow, consistent mask) per t >= 1
+        prev = cv2.cvtColor(sources[0], cv2.COLOR_RGB2GRAY)
+        for src in sources[1:]:
+            cur = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
+            bwd, fwd = dis.calc(cur, prev, None), dis.calc(prev, cur, None)
+            self.pairs.append((bwd, consistency_mask(fwd, bwd)))
+            prev = cur
+        self.source = self(sources)
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> float:
+        errors = []
+        for t, (bwd, mask) in enumerate(self.pairs, start=1):
+            if mask.any():
+                diff = np.abs(frames[t].astype(np.float32) - warp(frames[t - 1], bwd).astype(np.float32)).mean(axis=2)
+                errors.append(float(diff[mask].mean()))
+        return float(np.mean(errors)) if errors else 0.0

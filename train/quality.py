@@ -18,15 +18,14 @@ import os
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import cv2
 import numpy as np
 import torch
 
 from runtime.engines import Stylizer
 from runtime.errors import InputError
-from runtime.frames import cap_long_side, read_image
+from runtime.frames import bgr_to_rgb, cap_long_side, read_image
 from runtime.gate import GATE
-from runtime.temporal import TemporalSmoother, consistency_mask, warp
+from runtime.temporal import TemporalSmoother, WarpingError
 from train.losses import relative_gram_distance
 from train.vgg import build_vgg
 
@@ -106,7 +105,7 @@ def read_video_frames(path: str | os.PathLike, limit: int = FLICKER_FRAMES) -> l
             ok, bgr = cap.read()
             if not ok:
                 break
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            frames.append(bgr_to_rgb(bgr))
         cap.release()
     else:
         with av.open(str(path)) as container:
@@ -117,32 +116,6 @@ def read_video_frames(path: str | os.PathLike, limit: int = FLICKER_FRAMES) -> l
     if len(frames) < 2:
         raise InputError(f"{path}: fewer than two frames")
     return frames
-
-
-class WarpingError:
-    """Mean absolute warping error of frame sequences against one source clip; flows computed once."""
-
-    def __init__(self, sources: Sequence[np.ndarray]):
-        # Full-resolution DIS (medium preset), not the runtime's 320 px flow: the metric wants the most exact
-        # flow it can afford (the source's own warping error is the denominator; 320 px flow inflates it by
-        # about a quarter and so flatters every net).
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (backward flow, consistent mask) per t >= 1
-        prev = cv2.cvtColor(sources[0], cv2.COLOR_RGB2GRAY)
-        for src in sources[1:]:
-            cur = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
-            bwd, fwd = dis.calc(cur, prev, None), dis.calc(prev, cur, None)
-            self.pairs.append((bwd, consistency_mask(fwd, bwd)))
-            prev = cur
-        self.source = self(sources)
-
-    def __call__(self, frames: Sequence[np.ndarray]) -> float:
-        errors = []
-        for t, (bwd, mask) in enumerate(self.pairs, start=1):
-            if mask.any():
-                diff = np.abs(frames[t].astype(np.float32) - warp(frames[t - 1], bwd).astype(np.float32)).mean(axis=2)
-                errors.append(float(diff[mask].mean()))
-        return float(np.mean(errors)) if errors else 0.0
 
 
 def flicker(stylize: Stylize, sources: Sequence[np.ndarray], meter: WarpingError | None = None) -> dict:
