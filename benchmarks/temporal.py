@@ -76,7 +76,6 @@ def main() -> None:
     src = read_frames(a.input, a.frames)
     e_src = warping_error(src, src)
     gate = WarpingError(src)
-    gate_ratio = lambda frames: gate(frames) / max(gate.source, 1e-6)  # noqa: E731
     rows = [{"video": a.input.name, "variant": "source", "E_warp": e_src, "ratio_to_source": 1.0, "gate_ratio": 1.0}]
     if a.output:
         out = read_frames(a.output, a.frames)
@@ -84,7 +83,7 @@ def main() -> None:
             sys.exit(f"error: {a.output} has {len(out)} frames, the source {len(src)}")
         e = warping_error(src, out)
         rows.append({"video": a.input.name, "variant": a.output.name, "E_warp": e, "ratio_to_source": e / e_src,
-                     "gate_ratio": gate_ratio(out)})
+                     "gate_ratio": gate.ratio(out)})
     else:
         for style in a.style:
             net = open_stylizer(style)
@@ -98,9 +97,9 @@ def main() -> None:
             e_per, e_sm = warping_error(src, per), warping_error(src, smoothed)
             fps_per, fps_sm = len(src) / t_net, len(src) / (t_net + t_smooth)
             rows.append({"video": a.input.name, "variant": f"{style} per-frame", "E_warp": e_per, "ratio_to_source": e_per / e_src,
-                         "gate_ratio": gate_ratio(per), "fps": fps_per})
+                         "gate_ratio": gate.ratio(per), "fps": fps_per})
             rows.append({"video": a.input.name, "variant": f"{style} --smooth {a.smooth}", "E_warp": e_sm, "ratio_to_source": e_sm / e_src,
-                         "gate_ratio": gate_ratio(smoothed),
+                         "gate_ratio": gate.ratio(smoothed),
                          "fps": fps_sm, "fps_cost_pct": 100 * (1 - fps_sm / fps_per),
                          "ghost_dist": ghost_distance(src, smoothed, per), "detail_kept": detail_kept(smoothed, per),
                          "scene_cuts": sm.cuts})

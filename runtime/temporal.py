@@ -199,3 +199,7 @@ class WarpingError:
                 diff = np.abs(frames[t].astype(np.float32) - warp(frames[t - 1], bwd).astype(np.float32)).mean(axis=2)
                 errors.append(float(diff[mask].mean()))
         return float(np.mean(errors)) if errors else 0.0
+
+    def ratio(self, frames: Sequence[np.ndarray]) -> float:
+        """The gate's flicker figure: the frames' warping error over the source clip's own."""
+        return self(frames) / max(self.source, 1e-6)

@@ -124,8 +124,7 @@ def flicker(stylize: Stylize, sources: Sequence[np.ndarray], meter: WarpingError
     styled = [stylize(f) for f in sources]
     smoother = TemporalSmoother()
     smoothed = [smoother(s, y) for s, y in zip(sources, styled)]
-    base = max(meter.source, 1e-6)
-    return {"flicker": meter(styled) / base, "flicker_smoothed": meter(smoothed) / base, "source_warp_error": meter.source}
+    return {"flicker": meter.ratio(styled), "flicker_smoothed": meter.ratio(smoothed), "source_warp_error": meter.source}
 
 
 def gate_failures(scores: Mapping[str, float], variant: str, keys: Sequence[str] | None = None) -> list[str]:
