@@ -22,11 +22,37 @@ def test_lite_net_shapes_keys_and_size():
     torch.testing.assert_close(loaded(x), net(x))
 
 
-def test_lite_net_exports_with_dynamic_shapes(tmp_path):
+def _refined_lite_net() -> LiteTransformerNet:
+    """A lite net with the full-resolution refinement stage, its last conv moved off zero so the stage counts."""
+    net = LiteTransformerNet(refine=(4, 8)).eval()
+    with torch.no_grad():
+        net.refine2.conv2d.weight.normal_(0, 0.05)
+    return net
+
+
+def test_refined_lite_net_loads_back_as_itself_and_its_stage_changes_the_output():
+    torch.manual_seed(0)
+    net = _refined_lite_net()
+    assert net.arch() == {"variant": "lite", "channels": [16, 32, 64], "residual_blocks": 5, "refine": [4, 8]}
+    loaded = net_from_state_dict(net.state_dict())
+    assert loaded.arch() == net.arch()
+    x = torch.rand(1, 3, 40, 48) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net(x))
+        net.refine2.conv2d.weight.zero_()  # a zero last conv: the plain lite net's output, its first 12 head channels
+        plain = LiteTransformerNet().eval()
+        plain.load_state_dict({k: v[:12] if k.startswith("deconv3.") else v for k, v in net.state_dict().items()
+                               if not k.startswith(("refine", "in6."))})
+        torch.testing.assert_close(net(x), plain(x))
+        assert (loaded(x) - net(x)).abs().max() > 0.1
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_lite_net_exports_with_dynamic_shapes(tmp_path, refine):
     from train.model_io import save_style_model
 
     torch.manual_seed(0)
-    src = save_style_model(tmp_path / "l.safetensors", LiteTransformerNet(), {"name": "l"})
+    src = save_style_model(tmp_path / "l.safetensors", _refined_lite_net() if refine else LiteTransformerNet(), {"name": "l"})
     report = export(src, tmp_path / "l.onnx", fp16_weights=True, verbose=False)  # parity-checked inside
     assert max(r["max_abs_err"] for r in report["parity"]) < 1e-2
     net = OrtStylizer(tmp_path / "l.onnx", use_cuda=False)

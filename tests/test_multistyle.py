@@ -287,6 +287,34 @@ def test_a_plan_arch_grows_a_trained_net_without_changing_its_output(tmp_path, p
     assert_user_error(proc, "may only widen or deepen")
 
 
+def test_a_refinement_stage_grows_a_lite_net_without_changing_its_output_then_learns(tmp_path, photo_dir, style_png, random_vgg16):
+    common = ["--data", str(photo_dir), "--vgg", str(random_vgg16), "--device", "cpu"]
+    arch = {"channels": [8, 16, 16], "residual_blocks": 1}
+    small = _plan(tmp_path, style_png, variant="lite", arch=arch)
+    _train(["--plan", small, "--workdir", str(tmp_path / "a"), "--steps", "2", *common])
+    src = multistyle.net_from_checkpoint(multistyle.load_checkpoint(tmp_path / "a"))
+    big = {**json.loads(open(small).read()), "arch": {**arch, "refine": [2, 4]}}
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    plan = multistyle.Plan.load(tmp_path / "big.json")
+    grown = multistyle.MultiStyleNet(2, "lite", plan.net_arch())
+    multistyle._init_from(grown, str(tmp_path / "a"), plan)
+    x = torch.rand(2, 3, 32, 48) * 255
+    mix = F.one_hot(torch.tensor([1, 1]), 2).float()
+    with torch.no_grad():
+        torch.testing.assert_close(grown.eval()(x, mix), src(x, mix), rtol=1e-4, atol=1e-3)
+    _train(["--plan", str(tmp_path / "big.json"), "--workdir", str(tmp_path / "b"), "--steps", "3", "--init", str(tmp_path / "a"), *common])
+    trained = multistyle.net_from_checkpoint(multistyle.load_checkpoint(tmp_path / "b"))
+    assert trained.body.arch()["refine"] == [2, 4]
+    assert float(trained.state_dict()["body.refine2.conv2d.weight"].abs().sum()) > 0  # the stage has started to learn
+    folded = trained.fold([1.0, 0.0])
+    assert "refine1.conv2d.weight" in folded.state_dict() and folded.arch()["refine"] == [2, 4]
+    # a refinement stage on a Johnson net is a one-line plan error
+    (tmp_path / "johnson.json").write_text(json.dumps({**big, "variant": "johnson"}))
+    proc = run_cli("train.multistyle", "train", "--plan", str(tmp_path / "johnson.json"), "--workdir", str(tmp_path / "c"), "--steps", "1",
+                   *common)
+    assert_user_error(proc, "lite nets only")
+
+
 def test_lite_training_scores_the_top_left_of_a_larger_crop(tmp_path, photo_dir, style_png, random_vgg16, monkeypatch):
     from runtime.stylizer import LITE_BORDER_MARGIN
 

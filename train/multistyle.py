@@ -106,7 +106,8 @@ class Plan:
     border_sides: str = "bottom-right"
     band_width: int = 24  # pixels of each border of the scored crop that border_band_excess compares with its interior
     # {"channels": [c1, c2, c3], "residual_blocks": n} instead of the variant's default: a wider or deeper net,
-    # which --init grows from a smaller trained one without changing its output (see grow_state)
+    # which --init grows from a smaller trained one without changing its output (see grow_state); a lite net
+    # also takes "refine": [k, r], its full-resolution refinement stage (train.transformer_net.LiteTransformerNet)
     arch: dict | None = None
 
     def net_arch(self) -> dict:
@@ -122,9 +123,13 @@ class Plan:
             raise InputError(f"plan not found: {path}") from None
         except (json.JSONDecodeError, TypeError, KeyError) as exc:
             raise InputError(f"{path} is not a valid plan: {exc}") from None
-        if plan.arch is not None and (not isinstance(plan.arch, dict) or set(plan.arch) - {"channels", "residual_blocks"}
+        if plan.arch is not None and (not isinstance(plan.arch, dict) or set(plan.arch) - {"channels", "residual_blocks", "refine"}
                                       or len(plan.arch.get("channels", [0, 0, 0])) != 3):
-            raise InputError(f"{path}: arch takes channels (three numbers) and residual_blocks")
+            raise InputError(f"{path}: arch takes channels (three numbers), residual_blocks and (lite) refine")
+        refine = (plan.arch or {}).get("refine")
+        if refine is not None and (plan.variant != "lite" or not isinstance(refine, list) or len(refine) != 2
+                                   or not all(isinstance(n, int) and n >= 0 for n in refine) or refine[1] < 1):
+            raise InputError(f"{path}: arch's refine is [k, r] (k >= 0 full-resolution features, r >= 1 channels), lite nets only")
         if plan.border_sides not in BORDER_SIDES:
             raise InputError(f"{path}: border_sides must be one of {', '.join(BORDER_SIDES)}")
         if plan.style_normalisation not in STYLE_NORMALISATIONS:
@@ -423,7 +428,7 @@ def grow_state(small: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -
     Each tensor goes into the leading corner of the fresh one. New channels keep their fresh weights as
     producers, but every old output reads them through zero weights, so they change nothing until
     training moves those weights; a new residual block starts as the identity (its last norm's scale and
-    shift are zero). Training then grows capacity from where the small net stands instead of from scratch.
+    shift are zero), and so does a new lite refinement stage (its last conv starts at zero). Training then grows capacity from where the small net stands instead of from scratch.
     Norm tensors are (slots, channels); the result keeps the trained net's slots (the caller maps them after).
     """
     n_src = next(v.shape[0] for k, v in small.items() if v.dim() == 2 and _is_norm_key(k))
@@ -433,7 +438,7 @@ def grow_state(small: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -
         f = f[:1].expand(n_src, -1).clone() if norm else f.clone()  # fresh norms: every slot alike
         s = small.get(k)
         if s is None:
-            if not k.startswith("body.res"):
+            if not k.startswith(("body.res", "body.refine", "body.in6.")):
                 raise InputError(f"--init: the trained net has no '{k}'; it must be the same kind of net (lite or johnson)")
             if ".in2." in k:
                 f.zero_()

@@ -102,19 +102,39 @@ LITE_RESIDUAL_BLOCKS = 5
 
 
 class LiteTransformerNet(TransformerNet):
-    """Johnson-style encoder/residual/decoder, one stride deeper, with a depth-to-space output head."""
+    """Johnson-style encoder/residual/decoder, one stride deeper, with a depth-to-space output head.
 
-    def __init__(self, channels: tuple[int, int, int] = LITE_CHANNELS, residual_blocks: int = LITE_RESIDUAL_BLOCKS):
-        # 5x5 stride-2 stem; 12 channels at 1/2 resolution -> 3 at full resolution
-        super().__init__(channels, residual_blocks, stem=(5, 2), head=(3 * 4, 3))
+    refine = (k, r), optional: the head also emits k feature maps at full resolution, and a small
+    full-resolution stage (3x3 conv to r channels, norm, ReLU, 3x3 conv to RGB) adds a correction to the
+    RGB. It is the only part of the net that is nonlinear at full resolution, which is where the 16/32/64
+    net fell short of the Johnson net on VGG's finest style layers (relu1_2, relu2_2). refine2 starts at
+    zero, so a net grown from a plain lite net starts with the same output.
+    """
+
+    def __init__(self, channels: tuple[int, int, int] = LITE_CHANNELS, residual_blocks: int = LITE_RESIDUAL_BLOCKS,
+                 refine: tuple[int, int] | None = None):
+        k, r = refine or (0, 0)
+        # 5x5 stride-2 stem; 4*(3+k) channels at 1/2 resolution -> 3+k at full resolution
+        super().__init__(channels, residual_blocks, stem=(5, 2), head=((3 + k) * 4, 3))
+        self.refine = (int(k), int(r)) if refine else None
+        if self.refine:
+            self.refine1 = ConvLayer(3 + k, r, 3, 1)
+            self.in6 = nn.InstanceNorm2d(r, affine=True)
+            self.refine2 = ConvLayer(r, 3, 3, 1)
+            nn.init.zeros_(self.refine2.conv2d.weight)
+            nn.init.zeros_(self.refine2.conv2d.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the head works around 0 (+-1 = the 0-255 range), so a fresh net starts at mid-grey and
         # Adam's step size suits it; the interface stays RGB 0-255
-        return F.pixel_shuffle(super().forward(x), 2) * 127.5 + 127.5
+        y = F.pixel_shuffle(super().forward(x), 2)
+        if self.refine:
+            y = y[:, :3] + self.refine2(self.relu(self.in6(self.refine1(y))))
+        return y * 127.5 + 127.5
 
     def arch(self) -> dict:
-        return {"variant": "lite", "channels": list(self.channels), "residual_blocks": self.residual_blocks}
+        return {"variant": "lite", "channels": list(self.channels), "residual_blocks": self.residual_blocks,
+                **({"refine": list(self.refine)} if self.refine else {})}
 
 
 class FusedInstanceNorm(nn.Module):
@@ -158,13 +178,17 @@ def arch_from_state_dict(state: Mapping[str, torch.Tensor]) -> dict:
     c2 = state["conv2.conv2d.weight"].shape[0]
     c3 = state["conv3.conv2d.weight"].shape[0]
     blocks = len({k.split(".")[0] for k in state if re.match(r"res\d+\.", k)})
+    if "refine1.conv2d.weight" in state:
+        k, r = state["refine1.conv2d.weight"].shape[1] - 3, state["refine1.conv2d.weight"].shape[0]
+        return {"variant": "lite", "channels": [c1, c2, c3], "residual_blocks": blocks, "refine": [k, r]}
     variant = "lite" if state["deconv3.conv2d.weight"].shape[0] == 12 else "johnson"
     return {"variant": variant, "channels": [c1, c2, c3], "residual_blocks": blocks}
 
 
 def build_net(arch: Mapping) -> TransformerNet:
-    cls = LiteTransformerNet if arch.get("variant") == "lite" else TransformerNet
-    return cls(tuple(arch["channels"]), arch["residual_blocks"])
+    if arch.get("variant") == "lite":
+        return LiteTransformerNet(tuple(arch["channels"]), arch["residual_blocks"], tuple(arch["refine"]) if arch.get("refine") else None)
+    return TransformerNet(tuple(arch["channels"]), arch["residual_blocks"])
 
 
 def net_from_state_dict(state: Mapping[str, torch.Tensor]) -> TransformerNet:
