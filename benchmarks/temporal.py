@@ -27,11 +27,16 @@ from runtime.temporal import (DEFAULT_SMOOTH, FlowField, TemporalSmoother, Warpi
 
 def read_frames(path: Path, limit: int | None) -> list[np.ndarray]:
     out = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            out.append(f.to_ndarray(format="rgb24"))
-            if limit and len(out) >= limit:
-                break
+    try:
+        with av.open(str(path)) as c:
+            for f in c.decode(video=0):
+                out.append(f.to_ndarray(format="rgb24"))
+                if limit and len(out) >= limit:
+                    break
+    except (av.error.FFmpegError, OSError) as exc:
+        sys.exit(f"error: cannot read {path}: {exc}")
+    if not out:
+        sys.exit(f"error: {path} has no video frames")
     return out
 
 
@@ -81,6 +86,9 @@ def main() -> None:
         out = read_frames(a.output, a.frames)
         if len(out) < len(src):
             sys.exit(f"error: {a.output} has {len(out)} frames, the source {len(src)}")
+        if out[0].shape != src[0].shape:
+            sys.exit(f"error: {a.output} is {out[0].shape[1]}x{out[0].shape[0]}, the source {src[0].shape[1]}x{src[0].shape[0]}; "
+                     "measure an output at the source's size")
         e = warping_error(src, out)
         rows.append({"video": a.input.name, "variant": a.output.name, "E_warp": e, "ratio_to_source": e / e_src,
                      "gate_ratio": gate.ratio(out)})

@@ -68,3 +68,31 @@ def test_moving_object_leaves_no_ghost():
     outs = [sm(f, s) for f, s in zip(frames, styled)]
     trail = (slice(30, 60), slice(10 + 18 * 4, 40 + 18 * 4))  # where the square was one frame before the last
     assert np.abs(outs[-1][trail].astype(int) - styled[-1][trail].astype(int)).mean() < 20
+
+
+def _write_clip(path, frames) -> None:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=10)
+        s.height, s.width = frames[0].shape[:2]
+        s.pix_fmt = "yuv420p"
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode())
+
+
+def test_temporal_benchmark_refuses_an_output_of_another_size_or_a_missing_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    src = _frames(sample_clip(), 3)
+    h, w = src[0].shape[:2]
+    _write_clip(tmp_path / "small.mp4", [np.ascontiguousarray(f[: h // 4 * 2, : w // 4 * 2]) for f in src])  # half size, even
+    for args, fragment in (([str(sample_clip()), str(tmp_path / "small.mp4")], "the source"),
+                           ([str(tmp_path / "missing.mp4")], "cannot read")):
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "temporal.py"), *args, "--frames", "3", "--tag", "_test"],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        assert proc.returncode != 0 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-1500:]
+        assert lines[0].startswith("error:") and fragment in lines[0]
