@@ -14,30 +14,23 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import save, table  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
+from runtime.errors import InputError  # noqa: E402
+from runtime.media import read_video_frames  # noqa: E402
 from runtime.temporal import (DEFAULT_SMOOTH, FlowField, TemporalSmoother, WarpingError, _gray_small,  # noqa: E402
                               consistency_mask, warping_error)
 
 
-def read_frames(path: Path, limit: int | None) -> list[np.ndarray]:
-    out = []
+def read_frames(path: Path, limit: int) -> list[np.ndarray]:
     try:
-        with av.open(str(path)) as c:
-            for f in c.decode(video=0):
-                out.append(f.to_ndarray(format="rgb24"))
-                if limit and len(out) >= limit:
-                    break
-    except (av.error.FFmpegError, OSError) as exc:
+        return read_video_frames(path, limit)
+    except InputError as exc:
         sys.exit(f"error: cannot read {path}: {exc}")
-    if not out:
-        sys.exit(f"error: {path} has no video frames")
-    return out
 
 
 def ghost_distance(src: list[np.ndarray], smoothed: list[np.ndarray], per_frame: list[np.ndarray]) -> float:

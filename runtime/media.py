@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.errors import InputError
-from runtime.frames import IMAGE_SUFFIXES
+from runtime.frames import IMAGE_SUFFIXES, bgr_to_rgb
 from runtime.validate import bitrate as validate_bitrate
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")
@@ -31,6 +31,7 @@ AUDIO_REENCODE = {".webm": "libopus"}  # default: aac
 CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 DEFAULT_CODECS = {".webm": "libvpx-vp9"}  # default: libx264
 FASTSTART = (".mp4", ".m4v", ".mov")  # the index (moov) first, so a browser can play while downloading
+FLICKER_FRAMES = 60  # frames of the clip the flicker metrics read (the gate, styles.json)
 CFR_ONLY = (".avi",)  # no per-frame timestamps: frames are renumbered at the average rate
 
 
@@ -47,6 +48,38 @@ def open_input(path: Path):
         container.close()
         raise InputError(f"no video stream in {path}")
     return container
+
+
+def read_video_frames(path: str | Path, limit: int = FLICKER_FRAMES) -> list[np.ndarray]:
+    """The first `limit` frames as RGB uint8, for the flicker metrics (the gate, benchmarks/temporal.py); PyAV, or
+    OpenCV where PyAV is absent (a bare GPU box). Missing, unreadable or shorter than two frames: InputError."""
+    if not Path(path).is_file():
+        raise InputError(f"video not found: {path}")
+    frames: list[np.ndarray] = []
+    try:
+        import av
+    except ImportError:
+        import cv2
+
+        cap = cv2.VideoCapture(str(path))
+        while len(frames) < limit:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            frames.append(bgr_to_rgb(bgr))
+        cap.release()
+    else:
+        try:
+            with av.open(str(path)) as container:
+                for frame in container.decode(video=0):
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    if len(frames) >= limit:
+                        break
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"not a readable video: {path} ({exc.__class__.__name__})") from None
+    if len(frames) < 2:
+        raise InputError(f"{path}: fewer than two frames")
+    return frames
 
 
 def display_rotation(path: Path) -> float:

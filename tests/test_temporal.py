@@ -96,3 +96,16 @@ def test_temporal_benchmark_refuses_an_output_of_another_size_or_a_missing_file_
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         assert proc.returncode != 0 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-1500:]
         assert lines[0].startswith("error:") and fragment in lines[0]
+
+
+def test_the_flicker_clip_reader_turns_a_corrupt_or_short_video_into_one_input_error(tmp_path):
+    from runtime.errors import InputError
+    from runtime.media import read_video_frames
+
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00not a video" * 100)
+    with pytest.raises(InputError, match="not a readable video"):
+        read_video_frames(tmp_path / "corrupt.mp4")
+    _write_clip(tmp_path / "one.mp4", _frames(sample_clip(), 1))
+    with pytest.raises(InputError, match="fewer than two frames"):
+        read_video_frames(tmp_path / "one.mp4")
+    assert len(read_video_frames(sample_clip(), 3)) == 3

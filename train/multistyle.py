@@ -428,7 +428,8 @@ def grow_state(small: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor]) -
     Each tensor goes into the leading corner of the fresh one. New channels keep their fresh weights as
     producers, but every old output reads them through zero weights, so they change nothing until
     training moves those weights; a new residual block starts as the identity (its last norm's scale and
-    shift are zero), and so does a new lite refinement stage (its last conv starts at zero). Training then grows capacity from where the small net stands instead of from scratch.
+    shift are zero), and so does a new lite refinement stage (its last conv starts at zero). Training then
+    grows capacity from where the small net stands instead of from scratch.
     Norm tensors are (slots, channels); the result keeps the trained net's slots (the caller maps them after).
     """
     n_src = next(v.shape[0] for k, v in small.items() if v.dim() == 2 and _is_norm_key(k))

@@ -23,7 +23,8 @@ import torch
 
 from runtime.engines import Stylizer
 from runtime.errors import InputError
-from runtime.frames import bgr_to_rgb, cap_long_side, read_image
+from runtime.frames import cap_long_side, read_image
+from runtime.media import FLICKER_FRAMES, read_video_frames  # noqa: F401 (re-exported: callers read the gate's clip here)
 from runtime.gate import GATE
 from runtime.temporal import TemporalSmoother, WarpingError
 from train.losses import relative_gram_distance
@@ -32,7 +33,6 @@ from train.vgg import build_vgg
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 CONTENT_LAYERS = ("relu2_2", "relu3_3")
 EVAL_LONG_SIDE = 512
-FLICKER_FRAMES = 60
 
 Stylize = Callable[[np.ndarray], np.ndarray]  # RGB uint8 HxWx3 -> RGB uint8 HxWx3
 
@@ -88,34 +88,6 @@ def load_photos(folder: str | os.PathLike) -> list[np.ndarray]:
     if not paths:
         raise InputError(f"no photos (.jpg/.png) in {folder}")
     return [cap_long_side(read_image(p), EVAL_LONG_SIDE) for p in paths]
-
-
-def read_video_frames(path: str | os.PathLike, limit: int = FLICKER_FRAMES) -> list[np.ndarray]:
-    """The first `limit` frames as RGB uint8 (PyAV; OpenCV where PyAV is absent, e.g. a bare GPU box)."""
-    if not Path(path).is_file():
-        raise InputError(f"video not found: {path}")
-    frames: list[np.ndarray] = []
-    try:
-        import av
-    except ImportError:
-        import cv2
-
-        cap = cv2.VideoCapture(str(path))
-        while len(frames) < limit:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            frames.append(bgr_to_rgb(bgr))
-        cap.release()
-    else:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if len(frames) >= limit:
-                    break
-    if len(frames) < 2:
-        raise InputError(f"{path}: fewer than two frames")
-    return frames
 
 
 def flicker(stylize: Stylize, sources: Sequence[np.ndarray], meter: WarpingError | None = None) -> dict:

@@ -6,8 +6,8 @@ multiples of 4 (8 for the lite net) for the output to match the input size (the 
 No control flow depends on shapes, so the modules export to ONNX with dynamic height and width as they are.
 
 `LiteTransformerNet` is our CPU variant (distilled from a full net by train.distill): the same layer
-names, but nothing runs at full resolution (bar an optional refinement stage): a stride-2 5x5 stem, residual blocks at 1/8 resolution,
-and a sub-pixel (depth-to-space) head. About 1/16 of the Johnson net's multiply-adds.
+names, but nothing runs at full resolution (bar an optional refinement stage): a stride-2 5x5 stem,
+residual blocks at 1/8 resolution, and a sub-pixel (depth-to-space) head. About 1/16 of the Johnson net's multiply-adds.
 """
 from __future__ import annotations
 
