@@ -27,6 +27,35 @@ def _gray_small(image: np.ndarray, width: int = FLOW_WIDTH) -> np.ndarray:
     return gray
 
 
+DIS_MIN_SIDE = 16  # OpenCV 5.0's DIS refuses frames under 8x12 px ...
+DIS_MAX_ASPECT = 2  # ... and crashes (segfault) on some long thin ones, e.g. 24x320 or 15x45. Every shape with
+# a short side of 16-199 px and an aspect of at most 2 was probed safe (both presets), so flow is computed on that.
+
+
+def dis_flow(dis: cv2.DISOpticalFlow, frm: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """DIS flow from grey `frm` to `to`, at their size and in their pixels.
+
+    Frames outside the shapes DIS handles (a 6x4 clip or a 320x24 strip is still a video) are enlarged by
+    a whole factor and padded (edge replicated) on the short side; the flow is cropped and scaled back."""
+    frm, to = np.ascontiguousarray(frm), np.ascontiguousarray(to)  # DIS asserts on views
+    h, w = frm.shape[:2]
+    scale = -(-DIS_MIN_SIDE // min(h, w))
+    hs, ws = h * scale, w * scale
+    pad_h, pad_w = max(0, -(-ws // DIS_MAX_ASPECT) - hs), max(0, -(-hs // DIS_MAX_ASPECT) - ws)
+    if scale == 1 and pad_h == pad_w == 0:
+        return dis.calc(frm, to, None)
+
+    def fit(image: np.ndarray) -> np.ndarray:
+        if scale > 1:
+            image = cv2.resize(image, (ws, hs), interpolation=cv2.INTER_NEAREST)
+        return cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+
+    flow = dis.calc(fit(frm), fit(to), None)[:hs, :ws]
+    if scale == 1:
+        return np.ascontiguousarray(flow)
+    return cv2.resize(flow, (w, h), interpolation=cv2.INTER_AREA) / np.float32(scale)
+
+
 class FlowField:
     """DIS optical flow between small grey frames, returned at full resolution in full-res pixels."""
 
@@ -34,7 +63,7 @@ class FlowField:
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 
     def __call__(self, frm: np.ndarray, to: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        return _upscale_flow(self.dis.calc(frm, to, None), *size)
+        return _upscale_flow(dis_flow(self.dis, frm, to), *size)
 
 
 _GRIDS: dict[tuple[int, int], np.ndarray] = {}
@@ -129,13 +158,13 @@ class TemporalSmoother:
 
     def _blend(self, gray: np.ndarray, small: np.ndarray, styled: np.ndarray) -> np.ndarray:
         h, w = styled.shape[:2]
-        bwd_small = self.dis.calc(small, self.prev_small, None)  # for each pixel now: where it was before
+        bwd_small = dis_flow(self.dis, small, self.prev_small)  # for each pixel now: where it was before
         to_now = fixed_point_warper(_upscale_flow(bwd_small, h, w))
         err = cv2.absdiff(to_now(self.prev_gray), gray)
         weight = cv2.LUT(err, self._trust)
         ok = inside_frame(bwd_small)  # pixels that came from outside the frame (pans) have no history
         if self.check_flow:
-            ok &= consistency_mask(self.dis.calc(self.prev_small, small, None), bwd_small)
+            ok &= consistency_mask(dis_flow(self.dis, self.prev_small, small), bwd_small)
         if not ok.all():
             ok = ok.astype(np.float32)
             if ok.shape != (h, w):
@@ -187,7 +216,7 @@ class WarpingError:
         prev = cv2.cvtColor(sources[0], cv2.COLOR_RGB2GRAY)
         for src in sources[1:]:
             cur = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY)
-            bwd, fwd = dis.calc(cur, prev, None), dis.calc(prev, cur, None)
+            bwd, fwd = dis_flow(dis, cur, prev), dis_flow(dis, prev, cur)
             self.pairs.append((bwd, consistency_mask(fwd, bwd)))
             prev = cur
         self.source = self(sources)

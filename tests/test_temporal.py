@@ -109,3 +109,31 @@ def test_the_flicker_clip_reader_turns_a_corrupt_or_short_video_into_one_input_e
     with pytest.raises(InputError, match="fewer than two frames"):
         read_video_frames(tmp_path / "one.mp4")
     assert len(read_video_frames(sample_clip(), 3)) == 3
+
+
+@pytest.mark.parametrize("size", [(4, 6), (11, 11), (3, 40), (9, 10), (1, 1), (24, 320), (15, 45), (45, 15)])
+def test_frames_of_shapes_dis_cannot_take_still_smooth_and_measure(size):
+    """OpenCV 5.0's DIS refuses frames under 8x12 px and crashes on some thin ones (24x320): each is still a video."""
+    import cv2
+
+    from runtime.temporal import WarpingError, dis_flow
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 255, (*size, 3), dtype=np.uint8)
+    static = [frame.copy() for _ in range(4)]
+    noisy = [np.clip(frame.astype(int) + rng.integers(-40, 40, frame.shape), 0, 255).astype(np.uint8) for _ in range(4)]
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    flow = dis_flow(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST), grey, grey)
+    assert flow.shape == (*size, 2) and np.abs(flow).max() < 0.5
+    # a textured strip moved 2 px right: the flow says so, in the frame's own pixels (views are fine too)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (size[0], size[1] + 4)).astype(np.float32), (0, 0), 1.5)
+    texture = cv2.normalize(texture, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    moved = dis_flow(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM), texture[:, 4:], texture[:, 2:-2])
+    if min(size) >= 8:  # a strip 3 px tall has no vertical motion to find
+        assert abs(np.median(moved[..., 0]) - 2) < 0.25 and abs(np.median(moved[..., 1])) < 0.25
+    smoother = TemporalSmoother()
+    out = [smoother(s, p) for s, p in zip(static, noisy)]
+    assert all(o.shape == frame.shape for o in out)
+    assert warping_error(static, static) < 1e-6 < warping_error(static, noisy)
+    metric = WarpingError(static)
+    assert metric(static) < 1e-6 < metric(noisy)
