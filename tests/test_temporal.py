@@ -51,6 +51,7 @@ def test_hard_cut_resets_the_blend():
     sm(a, styled_a)
     same = sm(a, styled_a)
     assert sm.cuts == 0 and sm.last_weight is not None and sm.last_weight.mean() > 0.8
+    assert np.abs(same.astype(int) - 200).max() <= 1  # a still scene blends into itself unchanged
     out = sm(b, styled_b)
     assert sm.cuts == 1
     assert np.array_equal(out, styled_b)  # nothing of the previous scene leaks in
