@@ -60,3 +60,52 @@ def test_remeasure_updates_the_figures_of_installed_styles_all_or_nothing(small_
     assert catalogue.read_text() == before
     with pytest.raises(InputError, match="not a built-in style: nope"):
         builtin.remeasure(["nope"], None, photo_dir, CLIP, styles_dir=tmp_path)
+
+
+def test_a_legacy_style_is_replaced_only_by_a_net_no_worse_on_every_figure(small_model, style_png, photo_dir, random_vgg16,
+                                                                          tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import export.builtin as builtin
+    from runtime.errors import StylecastError
+    from train import quality
+
+    monkeypatch.setenv("STYLECAST_VGG", str(random_vgg16))
+    monkeypatch.setitem(quality.GATE, "johnson", {k: 1e9 for k in quality.GATE["johnson"]})
+    measured, real_measure = {}, builtin.measure
+
+    def measure_once(weights, *args):  # the same net reads the same figures: measure it once, judge by today's gate
+        scores = dict(measured.setdefault(weights, real_measure(weights, *args)))
+        scores["gate_failures"] = quality.gate_failures(scores, scores["variant"])
+        return {**scores, "passes": not scores["gate_failures"]}
+
+    monkeypatch.setattr(builtin, "measure", measure_once)
+    (installed,) = builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    figures = {k: installed["quality"][k] for k in ("style", "content", "flicker", "flicker_smoothed")}
+    monkeypatch.setitem(quality.GATE, "johnson", {k: 1e-9 for k in quality.GATE["johnson"]})  # now nothing passes
+    catalogue = tmp_path / "styles.json"
+    stale_int8 = [tmp_path / "tiny.int8.xml", tmp_path / "tiny.int8.bin"]
+
+    def flag_legacy(**recorded: float) -> None:
+        data = json.loads(catalogue.read_text())
+        data["styles"][0]["quality"].update(recorded, legacy="predates the gate")
+        catalogue.write_text(json.dumps(data))
+
+    with pytest.raises(StylecastError, match="tiny: style"):  # not legacy: the gate alone decides, flag or not
+        builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path, replace_legacy=True)
+    flag_legacy(**{**figures, "content": figures["content"] * 0.9})  # the legacy net reads better on content
+    before = catalogue.read_text()
+    with pytest.raises(StylecastError, match=r"worse than the legacy net it would replace: content"):
+        builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path, replace_legacy=True)
+    assert catalogue.read_text() == before
+    with pytest.raises(StylecastError, match="tiny: style"):  # without the flag a legacy style is not replaced either
+        builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path)
+    worse_legacy = {k: v * 1.5 for k, v in figures.items()}
+    flag_legacy(**worse_legacy)
+    for f in stale_int8:
+        f.write_bytes(b"the old net's int8 model")
+    (entry,) = builtin.build([small_model], {"tiny": style_png}, photo_dir, CLIP, styles_dir=tmp_path, replace_legacy=True)
+    q = entry["quality"]
+    assert not q["passes"] and "legacy" in q and q["replaced"] == pytest.approx(worse_legacy)
+    assert q["style"] == pytest.approx(figures["style"], rel=1e-3)
+    assert not any(f.exists() for f in stale_int8)  # the runtime must not run the replaced net's int8 model
+    assert json.loads(catalogue.read_text())["styles"][0]["quality"]["replaced"] == q["replaced"]
