@@ -142,7 +142,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
         report = export(w, dst, fp16_weights=True)
         for stale in (dst.with_name(name + INT8_SUFFIX), dst.with_name(name + INT8_SUFFIX).with_suffix(".bin")):
             stale.unlink(missing_ok=True)  # the old net's int8 model: the runtime would run it beside the new ONNX
-        quality = {**measured[w], "photos": _shown(photos), "video": _shown(video) if video else None}
+        quality = {**measured[w], "photos": _shown(photos), "video": _shown(video) if video and measured[w]["variant"] != "lite" else None}
         old = entries.get(name, {}).get("quality", {})
         if not measured[w]["passes"]:  # a legacy style replaced by a better net below the gate: still flagged
             quality["legacy"] = (f"below the quality gate; on {datetime.date.today()} it replaced the legacy net, "
