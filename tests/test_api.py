@@ -6,7 +6,6 @@ import doctest
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import av
 import numpy as np
