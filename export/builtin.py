@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if bool(a.weights) == bool(a.remeasure):
         p.error("give trained nets to install, or --remeasure NAME ... (not both)")
+    if a.replace_legacy and a.remeasure:
+        p.error("--replace-legacy installs nets; it does not go with --remeasure")
     images = {}
     for item in a.style_image:
         name, sep, file = item.partition("=")
@@ -227,8 +229,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{e['name']}: style {q['style']} content {q['content']}" + (f" flicker {q['flicker']}" if "flicker" in q else "")
                   + (" (legacy)" if "legacy" in q else ""))
         return
-    if a.replace_legacy and a.remeasure:
-        p.error("--replace-legacy installs nets; it does not go with --remeasure")
     for e in build(a.weights, images, a.photos, a.video, replace_legacy=a.replace_legacy):
         print(f"{e['name']}: {e['file']} ({e['bytes'] / 1e6:.2f} MB), {e['card'].get('steps') or e['card'].get('hyperparameters', {}).get('steps', '?')} steps")
 

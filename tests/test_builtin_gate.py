@@ -109,3 +109,8 @@ def test_a_legacy_style_is_replaced_only_by_a_net_no_worse_on_every_figure(small
     assert q["style"] == pytest.approx(figures["style"], rel=1e-3)
     assert not any(f.exists() for f in stale_int8)  # the runtime must not run the replaced net's int8 model
     assert json.loads(catalogue.read_text())["styles"][0]["quality"]["replaced"] == q["replaced"]
+
+
+def test_replace_legacy_does_not_go_with_remeasure():
+    proc = run_cli("export.builtin", "--remeasure", "mosaic", "--replace-legacy")
+    assert proc.returncode == 2 and "does not go with --remeasure" in proc.stderr and "Traceback" not in proc.stderr
