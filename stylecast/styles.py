@@ -53,7 +53,7 @@ def styles() -> list[Style]:
     """The built-in styles, in catalogue order (an empty list when the package ships none).
 
     >>> [s.name for s in styles()][:2]
-    ['feathers', 'mosaic']
+    ['candy', 'candy-lite']
     """
     out = []
     for entry in catalog.load_catalogue():
