@@ -23,7 +23,7 @@ from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
 from runtime.frames import read_image
 from runtime.onnx_meta import card_variant
-from runtime.openvino_engine import INT8_SUFFIX
+from runtime.openvino_engine import int8_path
 from train.model_io import load_style_model
 
 # Where each style image comes from (the paintings before 1956 are public domain).
@@ -140,7 +140,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
         name = card.get("name", w.stem)
         dst = styles_dir / f"{name}.onnx"
         report = export(w, dst, fp16_weights=True)
-        for stale in (dst.with_name(name + INT8_SUFFIX), dst.with_name(name + INT8_SUFFIX).with_suffix(".bin")):
+        for stale in (int8_path(dst), int8_path(dst).with_suffix(".bin")):
             stale.unlink(missing_ok=True)  # the old net's int8 model: the runtime would run it beside the new ONNX
         quality = {**measured[w], "photos": _shown(photos), "video": _shown(video) if video and measured[w]["variant"] != "lite" else None}
         old = entries.get(name, {}).get("quality", {})

@@ -28,7 +28,7 @@ from runtime.errors import DependencyError, InputError, cli_entry
 from runtime.files import atomic_path
 from runtime.frames import IMAGE_SUFFIXES, psnr, read_image, resize_to, to_nchw
 from runtime.onnx_meta import INPUT_NAME, card_variant
-from runtime.openvino_engine import INT8_RT_KEY, INT8_SUFFIX, OpenVinoStylizer, import_openvino
+from runtime.openvino_engine import INT8_RT_KEY, OpenVinoStylizer, import_openvino, int8_path
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CALIBRATION_PHOTOS = 30
@@ -131,7 +131,7 @@ def export_int8(onnx_path: Path, calibration: Path | None = None, count: int = C
     check_folder = check_dir or SHARED / "content"
     if not check_folder.is_dir():
         raise InputError(f"quality-check photos not found: {check_folder} (pass --check-photos DIR)")
-    xml = onnx_path.with_name(onnx_path.stem + INT8_SUFFIX)
+    xml = int8_path(onnx_path)
     staging = Path(tempfile.mkdtemp(prefix=".int8.", dir=xml.parent))  # same folder: the final moves are renames
     try:
         staged = staging / xml.name

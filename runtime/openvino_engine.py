@@ -44,9 +44,14 @@ def cache_dir() -> Path:
     return cache_root() / "openvino"
 
 
+def int8_path(onnx_path: Path) -> Path:
+    """Where NAME.onnx's int8 model lives: NAME.int8.xml beside it (its weights in NAME.int8.bin)."""
+    return onnx_path.with_name(onnx_path.stem + INT8_SUFFIX)
+
+
 def int8_sibling(onnx_path: Path) -> Path | None:
     """NAME.int8.xml beside NAME.onnx (and its .bin), or None."""
-    xml = onnx_path.with_name(onnx_path.stem + INT8_SUFFIX)
+    xml = int8_path(onnx_path)
     return xml if xml.is_file() and xml.with_suffix(".bin").is_file() else None
 
 
