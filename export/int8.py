@@ -25,7 +25,7 @@ import numpy as np
 
 from runtime.catalog import CATALOGUE, load_catalogue
 from runtime.errors import DependencyError, InputError, cli_entry
-from runtime.files import atomic_path
+from runtime.files import atomic_path, sha256_file
 from runtime.frames import IMAGE_SUFFIXES, psnr, read_image, resize_to, to_nchw
 from runtime.onnx_meta import INPUT_NAME, card_variant
 from runtime.openvino_engine import INT8_RT_KEY, OpenVinoStylizer, import_openvino, int8_path
@@ -139,7 +139,8 @@ def export_int8(onnx_path: Path, calibration: Path | None = None, count: int = C
         fidelity = quality_check(onnx_path, staged, load_photos(check_folder), style, card_variant(card))
         record = {"calibration": {"folder": str(calibration or "../shared/data/train"), "photos": len(photos),
                                   "sizes": [f"{w}x{h}" for h, w in CALIBRATION_SIZES], "preset": "mixed", "nncf_seconds": round(seconds, 1)},
-                  "fidelity": fidelity, "passes": fidelity["passes"], "style_image": style.name}
+                  "fidelity": fidelity, "passes": fidelity["passes"], "style_image": style.name,
+                  "onnx_sha256": sha256_file(onnx_path)}  # the runtime uses the IR only beside this very ONNX
         model.set_rt_info(json.dumps(record), [INT8_RT_KEY])
         ov.save_model(model, str(staged), compress_to_fp16=False)  # again, with the record inside
         os.replace(staged.with_suffix(".bin"), xml.with_suffix(".bin"))

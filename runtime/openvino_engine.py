@@ -181,13 +181,18 @@ def measure_precisions(path: Path, threads: int | None, say: Callable[[str], Non
     """Speed and fidelity of every precision this CPU and model offer, measured once per machine/model/size.
 
     bf16 must keep PSNR >= 40 dB against f32 on a sample photo. int8 must carry a passing export-time quality
-    check (style and content distance within 3% of f32, measured by export.int8 with VGG) and keep a sanity
-    PSNR here. The record is cached per CPU, OpenVINO version, model, size and thread count.
+    check (style and content distance within 3% of f32, measured by export.int8 with VGG) made from this very
+    ONNX file (its sha256 is in the check's record: a stale or copied-in IR is refused), and keep a sanity
+    PSNR here. The record is cached per CPU, OpenVINO version, model (and its int8 files), size and thread count.
     """
     ov = import_openvino()
     core = core or ov.Core()
     factory = factory or (lambda prec: OpenVinoStylizer(path, prec, threads, core=core))
-    key = "|".join([core.get_property("CPU", "FULL_DEVICE_NAME"), ov.get_version(), sha256_file(path)[:16],
+    model_sha = sha256_file(path)
+    int8_files = int8_sibling(path) if path.suffix.lower() == ".onnx" else None
+    key = "|".join([core.get_property("CPU", "FULL_DEVICE_NAME"), ov.get_version(), model_sha[:16],
+                    # the int8 pair too: a rebuilt or copied-in int8 model is measured afresh
+                    *([sha256_file(int8_files)[:16], sha256_file(int8_files.with_suffix(".bin"))[:16]] if int8_files else []),
                     f"{shape[3]}x{shape[2]}", str(threads or os.cpu_count())])
     store = _load_decisions()
     if key in store:
@@ -203,6 +208,9 @@ def measure_precisions(path: Path, threads: int | None, say: Callable[[str], Non
         record["rejected"]["int8"] = f"no int8 model beside {path.name} (python -m export.int8)"
     elif not fidelity.get("passes"):
         record["rejected"]["int8"] = "its export-time quality check " + ("failed" if fidelity else "is missing")
+    elif fidelity.get("onnx_sha256") != model_sha:
+        record["rejected"]["int8"] = (f"{int8_path(path).name} was not quantized from this {path.name} "
+                                      f"(python -m export.int8 {path.name} rebuilds it)")
     else:
         candidates.append("int8")
     say(f"measuring OpenVINO {', '.join(candidates)} for {path.stem} at {shape[3]}x{shape[2]} (once; cached)")

@@ -131,6 +131,38 @@ def test_int8_without_a_passing_quality_record_is_not_a_candidate(small_onnx, tm
     assert "int8" not in record["ms"] and "quality check" in record["rejected"]["int8"]
 
 
+def test_int8_is_used_only_beside_the_onnx_it_was_quantized_from(small_onnx, tmp_path, monkeypatch):
+    """A passing record is not enough: an IR made from an older NAME.onnx (or copied in by hand) is refused with a
+    one-line reason, and the same IR is taken once its record names this ONNX's sha256."""
+    from runtime.files import sha256_file
+
+    monkeypatch.setenv("STYLECAST_CACHE", str(tmp_path / "cache"))
+    model = tmp_path / "tiny.onnx"
+    model.write_bytes(small_onnx.read_bytes())
+    core = ov.Core()
+    check = {"passes": True, "fidelity": {"passes": True}}
+    for source, usable in ((None, False), ("0" * 64, False), (sha256_file(model), True)):
+        ir = core.read_model(str(model))
+        ir.set_rt_info(json.dumps({**check, **({"onnx_sha256": source} if source else {})}), [ove.INT8_RT_KEY])
+        ov.save_model(ir, str(tmp_path / "tiny.int8.xml"))
+        record = ove.measure_precisions(model, 1, lambda m: None, (1, 3, 32, 48), core=core)
+        assert ("int8" in record["ms"]) == usable, record
+        if not usable:
+            assert record["rejected"]["int8"] == "tiny.int8.xml was not quantized from this tiny.onnx (python -m export.int8 tiny.onnx rebuilds it)"
+
+
+def test_every_shipped_int8_model_names_the_onnx_beside_it():
+    from runtime.catalog import CATALOGUE, load_catalogue
+    from runtime.files import sha256_file
+
+    shipped = [e for e in load_catalogue() if (e.get("int8") or {}).get("file")]
+    assert shipped
+    for entry in shipped:
+        onnx = CATALOGUE.parent / entry["file"]
+        stored = ove.int8_fidelity(ov.Core(), onnx)
+        assert stored["onnx_sha256"] == entry["int8"]["onnx_sha256"] == sha256_file(onnx), entry["name"]
+
+
 def test_open_stylizer_auto_uses_openvino_on_a_cpu(small_onnx):
     said: list[str] = []
     s = open_stylizer(str(small_onnx), "auto", threads=1, announce=said.append)
@@ -185,6 +217,9 @@ def test_int8_export_writes_a_checked_model_the_runtime_reads(small_onnx, photo_
     assert set(fid["f32"]) == {"style", "content"} and fid["passes"] == (max(fid["relative_change"].values()) <= 0.03)
     stored = ove.int8_fidelity(ov.Core(), model)
     assert stored == json.loads(json.dumps(record))  # the runtime reads the record from inside the IR
+    from runtime.files import sha256_file
+
+    assert record["onnx_sha256"] == sha256_file(model)  # and takes the IR only beside this very ONNX
     int8 = ove.OpenVinoStylizer(model, "int8", threads=1)
     img = _photo(48, 64)
     assert psnr(int8(img), OrtStylizer(model, use_cuda=False)(img)) > 20
