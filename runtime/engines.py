@@ -327,6 +327,8 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
     path = resolve(spec)
     suffix = path.suffix.lower()
     notes: list[str] = []
+    if path.resolve().parent == catalog.STYLES_DIR and (below := catalog.gate_note(path.stem)):
+        notes.append(below)
     stylizer: Stylizer | None = None
 
     if suffix in ENGINE_SUFFIXES:

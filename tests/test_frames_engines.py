@@ -183,3 +183,23 @@ def test_one_stylizer_shared_by_threads_runs_one_inference_at_a_time():
         t.join()
     assert Probe.peak == 1
     assert all(np.array_equal(o, 255 - f) for o, f in zip(outs, frames))
+
+
+def test_a_builtin_below_the_gate_is_named_as_such_when_opened():
+    """Users who pick a legacy built-in hear why it is there; a style inside the gate opens with no such note."""
+    from runtime.catalog import load_catalogue
+
+    entries = load_catalogue()
+    below = [e for e in entries if e.get("quality") and not e["quality"]["passes"]]
+    inside = [e for e in entries if (e.get("quality") or {}).get("passes")]
+    if not below or not inside:
+        pytest.skip("the catalogue has no built-in on one side of the gate")
+    for entry, flagged in ((below[0], True), (inside[0], False)):
+        said: list[str] = []
+        open_stylizer(entry["name"], "ort-cpu", threads=1, announce=said.append)
+        notes = [m for m in said if "below the quality gate" in m]
+        assert bool(notes) == flagged, said
+        if flagged:
+            assert notes == [f"note: built-in style '{entry['name']}' is below the quality gate "
+                             f"({', '.join(entry['quality']['gate_failures'])}); it ships until a net of its painting "
+                             "passes (README's style table lists the ones inside)"]
