@@ -209,8 +209,8 @@ def measure_precisions(path: Path, threads: int | None, say: Callable[[str], Non
     elif not fidelity.get("passes"):
         record["rejected"]["int8"] = "its export-time quality check " + ("failed" if fidelity else "is missing")
     elif fidelity.get("onnx_sha256") != model_sha:
-        record["rejected"]["int8"] = (f"{int8_path(path).name} was not quantized from this {path.name} "
-                                      f"(python -m export.int8 {path.name} rebuilds it)")
+        why = "was not quantized from this" if fidelity.get("onnx_sha256") else "does not record the ONNX it was quantized from (older export.int8):"
+        record["rejected"]["int8"] = f"{int8_path(path).name} {why} {path.name} (python -m export.int8 {path.name} rebuilds it)"
     else:
         candidates.append("int8")
     say(f"measuring OpenVINO {', '.join(candidates)} for {path.stem} at {shape[3]}x{shape[2]} (once; cached)")
