@@ -40,13 +40,13 @@ def main() -> None:
     p.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
     p.add_argument("--start", help="start from this net's output (style name or model file) instead of the photo")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", help="results name (default gate_frontier_STYLE)")
+    p.add_argument("--out", help="results name (default gate_frontier_STYLE, or gate_frontier_STYLE_from_net with --start)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     meter = QualityMeter()
     for prm in meter.vgg.parameters():
         prm.requires_grad_(False)
-    names = sorted(f.name for f in (SHARED / "content").iterdir() if f.suffix.lower() in (".jpg", ".png")) if a.photo == "all" else [a.photo]
+    names = sorted(f.name for f in (SHARED / "content").iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png")) if a.photo == "all" else [a.photo]
     photos = [cap_long_side(read_image(SHARED / "content" / n), EVAL_LONG_SIDE) for n in names]
     grams = meter.style_grams(read_image(SHARED / "styles" / f"{a.style}.jpg"))
     starts = photos
@@ -58,7 +58,7 @@ def main() -> None:
         starts = [net(ph[None])[0] for ph in photos]
         start_scores = [meter.distances(ph, out, grams) for ph, out in zip(photos, starts)]
         print("start:", [(round(s, 4), round(c, 4)) for s, c in start_scores], flush=True)
-    gate = GATE["johnson"]
+    gate = GATE["johnson"]  # the full nets' gate: the frontier is the painting's, whichever net it started from
 
     def optimize(photo: np.ndarray, start: np.ndarray, lam: float) -> np.ndarray:
         target = {k: v.detach() for k, v in meter.features(photo).items()}
@@ -105,11 +105,12 @@ def main() -> None:
         print({k: v for k, v in rows[-1].items() if k != "per_photo"}, flush=True)
     print(table(rows, ["lambda", "style", "content", "passes_style_and_content", "seconds"]))
     payload = {"style": a.style, "photo": a.photo, "iters": a.iters, "optimizer": a.optimizer, "start": a.start or "photo",
+               "lambdas": a.lambdas, "threads": a.threads,
                "gate": {"style": gate["style"], "content": gate["content"]}, "rows": rows}
     if start_scores:
         payload["start_scores"] = {"style": float(np.median([s for s, _ in start_scores])), "content": float(np.median([c for _, c in start_scores])),
                                    "per_photo": [{"photo": n, "style": round(s, 4), "content": round(c, 4)} for n, (s, c) in zip(names, start_scores)]}
-    print("saved", save(a.out or f"gate_frontier_{a.style}", payload))
+    print("saved", save(a.out or f"gate_frontier_{a.style}" + ("_from_net" if a.start else ""), payload))
 
 
 if __name__ == "__main__":

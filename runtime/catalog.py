@@ -43,13 +43,14 @@ def style_path(name: str) -> Path:
     raise InputError(f"unknown style '{name}'; built-in styles: {names}; or pass a .onnx/.trt/.pth file")
 
 
-def gate_note(name: str) -> str | None:
-    """One line for a built-in style that is below the quality gate (kept as a legacy style), else None."""
+def gate_note(file_name: str) -> str | None:
+    """One line for the built-in in runtime/styles/FILE_NAME if it is below the quality gate (kept as a legacy
+    style), else None."""
     for entry in load_catalogue():
         q = entry.get("quality") or {}
-        if entry["name"] == name and q and not q.get("passes"):
-            why = ", ".join(q.get("gate_failures") or []) or "not measured"
-            return (f"built-in style '{name}' is below the quality gate ({why}); it ships until a net of its painting "
+        if entry["file"] == file_name and q and not q.get("passes"):
+            why = ", ".join(q.get("gate_failures") or []) or "fails the gate"
+            return (f"built-in style '{entry['name']}' is below the quality gate ({why}); it ships until a net of its painting "
                     f"passes (README's style table lists the ones inside)")
     return None
 

@@ -327,8 +327,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
     path = resolve(spec)
     suffix = path.suffix.lower()
     notes: list[str] = []
-    if path.resolve().parent == catalog.STYLES_DIR and (below := catalog.gate_note(path.stem)):
-        notes.append(below)
+    below = catalog.gate_note(path.name) if path.resolve().parent == catalog.STYLES_DIR else None
     stylizer: Stylizer | None = None
 
     if suffix in ENGINE_SUFFIXES:
@@ -382,7 +381,7 @@ def open_stylizer(spec: str, backend: str = "auto", threads: int | None = None, 
             if broken:
                 notes.append(why)
         stylizer = OrtStylizer(path, use_cuda=has_cuda, threads=threads, fp16=precision != "f32", say=say)
-    for n in notes:
+    for n in ([below] if below else []) + notes:
         say(f"note: {n}")
     say(stylizer.describe())
     return stylizer

@@ -209,8 +209,9 @@ def measure_precisions(path: Path, threads: int | None, say: Callable[[str], Non
     elif not fidelity.get("passes"):
         record["rejected"]["int8"] = "its export-time quality check " + ("failed" if fidelity else "is missing")
     elif fidelity.get("onnx_sha256") != model_sha:
-        why = "was not quantized from this" if fidelity.get("onnx_sha256") else "does not record the ONNX it was quantized from (older export.int8):"
-        record["rejected"]["int8"] = f"{int8_path(path).name} {why} {path.name} (python -m export.int8 {path.name} rebuilds it)"
+        why = (f"was quantized from another {path.name}" if fidelity.get("onnx_sha256")
+               else "does not name the ONNX it was quantized from (made by an older export.int8)")
+        record["rejected"]["int8"] = f"{int8_path(path).name} {why}; rebuild it: python -m export.int8 {path}"
     else:
         candidates.append("int8")
     say(f"measuring OpenVINO {', '.join(candidates)} for {path.stem} at {shape[3]}x{shape[2]} (once; cached)")

@@ -148,8 +148,8 @@ def test_int8_is_used_only_beside_the_onnx_it_was_quantized_from(small_onnx, tmp
         record = ove.measure_precisions(model, 1, lambda m: None, (1, 3, 32, 48), core=core)
         assert ("int8" in record["ms"]) == usable, record
         if not usable:
-            why = "was not quantized from this" if source else "does not record the ONNX it was quantized from (older export.int8):"
-            assert record["rejected"]["int8"] == f"tiny.int8.xml {why} tiny.onnx (python -m export.int8 tiny.onnx rebuilds it)"
+            why = "was quantized from another tiny.onnx" if source else "does not name the ONNX it was quantized from (made by an older export.int8)"
+            assert record["rejected"]["int8"] == f"tiny.int8.xml {why}; rebuild it: python -m export.int8 {model}"
 
 
 def test_every_shipped_int8_model_names_the_onnx_beside_it():
