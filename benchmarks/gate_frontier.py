@@ -30,7 +30,7 @@ def main() -> None:
     import torch
 
     from runtime.frames import cap_long_side, read_image
-    from train.quality import CONTENT_LAYERS, EVAL_LONG_SIDE, GATE, STYLE_LAYERS, QualityMeter
+    from train.quality import EVAL_LONG_SIDE, GATE, QualityMeter
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--style", default="starry")
@@ -65,9 +65,7 @@ def main() -> None:
         x = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].float().contiguous().requires_grad_(True)
 
         def loss_of(xc: torch.Tensor) -> torch.Tensor:
-            f = meter.vgg(xc)
-            style = torch.stack([torch.linalg.norm(meter.gram(f[l].float()) - grams[l]) / torch.linalg.norm(grams[l]) for l in STYLE_LAYERS]).mean()
-            content = torch.stack([torch.linalg.norm(f[l].float() - target[l]) / np.sqrt(target[l].numel()) for l in CONTENT_LAYERS]).mean()
+            style, content = meter.feature_distances(meter.vgg(xc), target, grams)
             return style + lam * content
 
         if a.optimizer == "adam":

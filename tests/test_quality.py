@@ -35,6 +35,27 @@ def test_distances_are_zero_for_the_image_itself_and_positive_for_a_shuffled_cop
     assert meter.distances(photo, style, grams)[0] < s_shuf
 
 
+def test_gradient_descent_on_feature_distances_lowers_the_distances_the_gate_reads(meter):
+    """benchmarks/gate_frontier.py optimizes pixels on feature_distances; distances (what the gate reads) is the
+    same function, so a few descent steps on the one must lower the other."""
+    import torch
+
+    photo = _photo(0)
+    checks = (np.indices((64, 80)).sum(0) // 4 % 2).astype(np.uint8)
+    grams = meter.style_grams(np.stack([checks * 255, checks * 40, 255 - checks * 200], -1))
+    target = meter.features(photo)
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float().requires_grad_(True)
+    s0, c0 = meter.feature_distances(meter.vgg(x), target, grams)
+    assert (float(s0), float(c0)) == pytest.approx(meter.distances(photo, photo, grams), abs=1e-4)
+    opt = torch.optim.Adam([x], lr=4.0)
+    for _ in range(15):
+        opt.zero_grad()
+        meter.feature_distances(meter.vgg(x), target, grams)[0].backward()
+        opt.step()
+    out = x.detach()[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    assert float(s0) > 0.1 and meter.distances(photo, out, grams)[0] < 0.8 * float(s0)
+
+
 def test_photo_scores_take_the_median_over_photos(meter):
     photos = [_photo(i) for i in range(3)]
     scores = meter.photo_scores(lambda p: p, photos, _photo(9))

@@ -70,10 +70,18 @@ class QualityMeter:
 
     def distances(self, photo: np.ndarray, out: np.ndarray, grams: Mapping[str, torch.Tensor]) -> tuple[float, float]:
         """(style distance, content distance) of one stylized photo."""
-        fo, fp = self.features(out), self.features(photo)
-        style = np.mean([float(relative_gram_distance(self.gram(fo[l])[None], grams[l][None])) for l in STYLE_LAYERS])
-        content = np.mean([float(torch.linalg.norm(fo[l] - fp[l]) / np.sqrt(fo[l].numel())) for l in CONTENT_LAYERS])
+        style, content = self.feature_distances(self.features(out), self.features(photo), grams)
         return float(style), float(content)
+
+    @classmethod
+    def feature_distances(cls, out_feats: Mapping[str, torch.Tensor], photo_feats: Mapping[str, torch.Tensor],
+                          grams: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The metric on VGG features, as tensors: differentiable in out_feats, so an optimizer can descend
+        the very numbers the gate reads (benchmarks/gate_frontier.py) instead of a copy that may drift."""
+        style = torch.stack([relative_gram_distance(cls.gram(out_feats[l].float())[None], grams[l][None])[0] for l in STYLE_LAYERS]).mean()
+        content = torch.stack([torch.linalg.norm(out_feats[l].float() - photo_feats[l]) / np.sqrt(photo_feats[l].numel())
+                               for l in CONTENT_LAYERS]).mean()
+        return style, content
 
     def photo_scores(self, stylize: Stylize, photos: Sequence[np.ndarray], style_rgb: np.ndarray) -> dict:
         """Median style and content distance of a net over photos (each capped to EVAL_LONG_SIDE)."""
