@@ -165,9 +165,10 @@ def decision_path() -> Path:
     return cache_dir() / "precision_decisions.json"
 
 
-def int8_fidelity(core, onnx_path: Path) -> dict | None:
-    """The export-time quality check stored inside the int8 IR by export.int8 (rt_info 'stylecast_int8'), or None."""
-    xml = int8_sibling(onnx_path)
+def int8_fidelity(core, onnx_path: Path, xml: Path | None = None) -> dict | None:
+    """The export-time quality check stored inside the int8 IR by export.int8 (rt_info 'stylecast_int8'), or None
+    when there is no int8 model (xml: the caller's int8_sibling(onnx_path), when it already looked)."""
+    xml = xml or int8_sibling(onnx_path)
     if xml is None:
         return None
     try:
@@ -203,7 +204,7 @@ def measure_precisions(path: Path, threads: int | None, say: Callable[[str], Non
         candidates.append("bf16")
     else:
         record["rejected"]["bf16"] = "this CPU has no bf16 support (needs AMX or AVX512-BF16)"
-    fidelity = int8_fidelity(core, path) if path.suffix.lower() == ".onnx" else None
+    fidelity = int8_fidelity(core, path, int8_files) if int8_files else None
     if fidelity is None:
         record["rejected"]["int8"] = f"no int8 model beside {path.name} (python -m export.int8)"
     elif not fidelity.get("passes"):
