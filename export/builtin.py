@@ -85,12 +85,12 @@ def _write_entries(styles_dir: Path, entries: dict[str, dict]) -> list[dict]:
 
 
 def measure(weights: Path, style: Path, photos: Path, video: Path | None) -> dict:
-    """train.quality's figures and gate verdict for one trained net (flicker only for full nets)."""
+    """train.quality's figures and gate verdict for one trained net (flicker for every net, gated for full nets)."""
     from train.quality import NetStylizer, QualityMeter, evaluate, load_photos, read_video_frames
 
     net, card = load_style_model(weights)
     variant = card_variant(card)
-    frames = read_video_frames(video) if video is not None and variant != "lite" else None
+    frames = read_video_frames(video) if video is not None else None
     scores = evaluate(NetStylizer(net, card=card), variant, QualityMeter(), load_photos(photos), read_image(style), frames)
     scores.pop("per_photo", None)
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}
@@ -142,7 +142,7 @@ def build(weights: list[Path], style_images: dict[str, Path] | None = None, phot
         report = export(w, dst, fp16_weights=True)
         for stale in (int8_path(dst), int8_path(dst).with_suffix(".bin")):
             stale.unlink(missing_ok=True)  # the old net's int8 model: the runtime would run it beside the new ONNX
-        quality = {**measured[w], "photos": _shown(photos), "video": _shown(video) if video and measured[w]["variant"] != "lite" else None}
+        quality = {**measured[w], "photos": _shown(photos), "video": _shown(video) if video else None}
         old = entries.get(name, {}).get("quality", {})
         if not measured[w]["passes"]:  # a legacy style replaced by a better net below the gate: still flagged
             quality["legacy"] = (f"below the quality gate; on {datetime.date.today()} it replaced the legacy net, "
@@ -179,11 +179,11 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
     for name in names:
         entry = entries[name]
         variant = entry.get("variant", "johnson")
-        if variant != "lite" and frames is None and video is not None:
+        if frames is None and video is not None:
             frames = read_video_frames(video)
         stylizer = open_stylizer(str(styles_dir / entry["file"]), "ort-cpu", announce=lambda m: None)
         scores = evaluate(stylizer, variant, meter, pictures, read_image(style_image(entry["card"], name, (style_images or {}).get(name))),
-                          frames if variant != "lite" else None)
+                          frames)
         scores.pop("per_photo", None)
         figures[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in scores.items()}
         if not scores["passes"] and "legacy" not in entry.get("quality", {}):
@@ -194,7 +194,7 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
         old = entries[name].get("quality", {})
         kept = {k: old[k] for k in ("legacy", "replaced") if k in old}
         entries[name]["quality"] = {**scores, **kept, "photos": _shown(photos),
-                                    "video": _shown(video) if video and entries[name].get("variant") != "lite" else None,
+                                    "video": _shown(video) if video else None,
                                     "measured_on": "the shipped ONNX file, ONNX Runtime CPU"}
     _write_entries(styles_dir, entries)
     return [entries[n] for n in names]

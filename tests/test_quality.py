@@ -85,6 +85,17 @@ def test_gate_lists_each_failing_figure():
     assert quality.gate_failures({"style": 0.3}, "lite") == ["content not measured"]
 
 
+def test_flicker_is_measured_for_every_net_and_limited_for_full_nets_only(meter):
+    """A lite net's flicker is reported (users watch lite nets on webcams) but, as issue 11's gate says, not limited."""
+    rng = np.random.default_rng(0)
+    frames = [np.roll(_photo(3, 64, 80), t, axis=1) for t in range(4)]
+    noisy = lambda f: rng.integers(0, 256, f.shape, dtype=np.uint8)  # noqa: E731 - flickers far beyond 8x
+    lite = quality.evaluate(noisy, "lite", meter, [_photo(0)], _photo(1), frames, quality.WarpingError(frames))
+    assert lite["flicker"] > 8 and not any(f.startswith("flicker") for f in lite["gate_failures"])
+    full = quality.evaluate(noisy, "johnson", meter, [_photo(0)], _photo(1), frames, quality.WarpingError(frames))
+    assert any(f.startswith("flicker ") for f in full["gate_failures"])
+
+
 def test_gate_is_the_issues_carried_over_by_the_anchor_nets():
     """The distance limits are the issue's times the stricter anchor ratio; the old built-ins stay refused."""
     from runtime import gate
