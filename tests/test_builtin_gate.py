@@ -35,6 +35,27 @@ def test_a_net_that_passes_is_installed_with_its_figures(small_model, style_png,
     assert saved["quality"]["style"] == entry["quality"]["style"] > 0
 
 
+def test_a_lite_net_is_installed_with_its_flicker_measured_but_not_gated(style_png, photo_dir, random_vgg16, tmp_path, monkeypatch):
+    """Users watch lite nets on webcams: their flicker is recorded like a full net's, but issue 11's lite gate has no limit on it."""
+    pytest.importorskip("onnx")
+    import torch
+
+    import export.builtin as builtin
+    from train import quality
+    from train.model_io import save_style_model
+    from train.transformer_net import LiteTransformerNet
+
+    torch.manual_seed(0)
+    weights = save_style_model(tmp_path / "tiny-lite.safetensors", LiteTransformerNet(), {"name": "tiny-lite", "style_image": "none"})
+    monkeypatch.setenv("STYLECAST_VGG", str(random_vgg16))
+    monkeypatch.setitem(quality.GATE, "lite", {k: 1e9 for k in quality.GATE["lite"]})  # style and content: any net passes
+    (tmp_path / "styles").mkdir()
+    (entry,) = builtin.build([weights], {"tiny-lite": style_png}, photo_dir, CLIP, styles_dir=tmp_path / "styles")
+    q = entry["quality"]
+    assert entry["variant"] == "lite" and q["passes"] and q["video"] and q["flicker"] > 0 and q["flicker_smoothed"] > 0
+    assert set(quality.GATE["lite"]) == {"style", "content"}  # the patch above lifted no flicker limit: the lite gate has none
+
+
 def test_remeasure_updates_the_figures_of_installed_styles_all_or_nothing(small_model, style_png, photo_dir, random_vgg16, tmp_path,
                                                                          monkeypatch):
     pytest.importorskip("onnx")
