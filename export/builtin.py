@@ -174,13 +174,12 @@ def remeasure(names: list[str], style_images: dict[str, Path] | None = None, pho
         raise InputError(f"not a built-in style: {', '.join(unknown)} (installed: {', '.join(sorted(entries)) or 'none'})")
     if not photos.is_dir():
         raise InputError(f"quality-gate photos not found: {photos} (pass --photos DIR)")
-    pictures, meter, frames = load_photos(photos), QualityMeter(), None
+    pictures, meter = load_photos(photos), QualityMeter()
+    frames = read_video_frames(video) if video is not None else None
     figures, refused = {}, []
     for name in names:
         entry = entries[name]
         variant = entry.get("variant", "johnson")
-        if frames is None and video is not None:
-            frames = read_video_frames(video)
         stylizer = open_stylizer(str(styles_dir / entry["file"]), "ort-cpu", announce=lambda m: None)
         scores = evaluate(stylizer, variant, meter, pictures, read_image(style_image(entry["card"], name, (style_images or {}).get(name))),
                           frames)
