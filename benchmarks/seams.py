@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED, save, table  # noqa: E402
 from runtime.chunks import encode_chunk, join_chunks, plan_chunks, warmup_frames  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
+from runtime.errors import InputError, cli_entry  # noqa: E402
 from runtime.frames import FrameOptions  # noqa: E402
 from runtime.temporal import DEFAULT_SMOOTH, TemporalSmoother  # noqa: E402
 from runtime.video import stylize_video  # noqa: E402
@@ -57,6 +58,7 @@ def pair_errors(src: Path, outputs: dict[str, Path]) -> tuple[dict[str, list[flo
     return errors, apart
 
 
+@cli_entry
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("video", type=Path, nargs="?", default=SHARED / "videos" / "slow_traffic_small.mp4")
@@ -71,7 +73,7 @@ def main() -> None:
     p.add_argument("--tag", default="", help="suffix of the results file")
     a = p.parse_args()
     if not a.video.exists():
-        sys.exit(f"seams: {a.video} not found")
+        raise InputError(f"{a.video} not found")
     overlaps = [int(x) for x in a.overlap.split(",")] if a.overlap else [warmup_frames(a.smooth)]
     net = open_stylizer(a.style, "auto", a.threads)
     opts = FrameOptions(a.max_size, 1.0, False)
@@ -87,7 +89,7 @@ def main() -> None:
             outputs[name] = work / f"chunked{n}.mp4"
             plan = plan_chunks(a.video, outputs[name], a.chunk_seconds, n)
             if plan is None:
-                sys.exit(f"seams: {a.video.name} cannot be cut into chunks of {a.chunk_seconds} s (too few keyframes)")
+                raise InputError(f"{a.video.name} cannot be cut into chunks of {a.chunk_seconds} s (too few keyframes)")
             t0 = time.perf_counter()
             plan.prepare()
             for c in plan.chunks:

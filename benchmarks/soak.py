@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, ROOT, SHARED, save  # noqa: E402
+from runtime.errors import StylecastError, cli_entry  # noqa: E402
 
 WARMUP_S = 120
 TOLERANCE = 0.05
@@ -57,6 +58,7 @@ def plot(times: list[float], rss: list[float], path: Path) -> None:
     cv2.imwrite(str(path), img)
 
 
+@cli_entry
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=30.0)
@@ -82,7 +84,7 @@ def main() -> None:
         while time.perf_counter() - t0 < a.minutes * 60:
             time.sleep(a.every)
             if proc.poll() is not None:
-                raise SystemExit(f"stylecam ended early (rc {proc.returncode}): {proc.stderr.read()[-500:]}")
+                raise StylecastError(f"stylecam ended early (rc {proc.returncode}): {proc.stderr.read()[-500:]}")
             value = rss_mib(proc.pid)
             if value is not None:
                 times.append(round(time.perf_counter() - t0, 1))

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED, median_ms, save, table  # noqa: E402
 from runtime.catalog import load_catalogue  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
+from runtime.errors import InputError, cli_entry  # noqa: E402
 from runtime.frames import resize_to  # noqa: E402
 
 STL_VERSION = "0.1.0"
@@ -66,10 +67,11 @@ def sample_frames(video: Path, count: int) -> np.ndarray:
         if ok:
             frames.append(resize_to(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), *SIZE))
     if not frames:
-        raise SystemExit(f"no frames read from {video}")
+        raise InputError(f"no frames read from {video}")
     return np.stack(frames)
 
 
+@cli_entry
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--venv", type=Path, default=Path(tempfile.gettempdir()) / "stylecast-bench-stl-venv")

@@ -81,7 +81,7 @@ def _write_clip(path, frames) -> None:
         c.mux(s.encode())
 
 
-def test_temporal_benchmark_refuses_an_output_of_another_size_or_a_missing_file_in_one_line(tmp_path):
+def test_temporal_and_seams_benchmarks_refuse_bad_input_in_one_line_with_exit_2(tmp_path):
     import subprocess
     import sys
 
@@ -90,13 +90,16 @@ def test_temporal_benchmark_refuses_an_output_of_another_size_or_a_missing_file_
     src = _frames(sample_clip(), 3)
     h, w = src[0].shape[:2]
     _write_clip(tmp_path / "small.mp4", [np.ascontiguousarray(f[: h // 4 * 2, : w // 4 * 2]) for f in src])  # half size, even
-    for args, fragment in (([str(sample_clip()), str(tmp_path / "small.mp4")], "the source"),
-                           ([str(tmp_path / "missing.mp4")], "cannot read")):
-        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "temporal.py"), *args, "--frames", "3", "--tag", "_test"],
+    missing = str(tmp_path / "missing.mp4")
+    for script, args, fragment in (("temporal", [str(sample_clip()), str(tmp_path / "small.mp4"), "--frames", "3"], "the source"),
+                                   ("temporal", [missing, "--frames", "3"], "not found"),
+                                   ("seams", [missing], "not found")):
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *args, "--tag", "_test"],
                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
-        assert proc.returncode != 0 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-1500:]
-        assert lines[0].startswith("error:") and fragment in lines[0]
+        # the CLIs' convention (runtime.errors.cli_entry): one line, 'prog: error: ...', exit 2
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-1500:]
+        assert lines[0].startswith(f"{script}: error:") and fragment in lines[0], lines[0]
 
 
 def test_the_flicker_clip_reader_turns_a_corrupt_or_short_video_into_one_input_error(tmp_path):
