@@ -391,3 +391,23 @@ def test_a_checkpoint_from_before_border_margin_resumes_without_one(tmp_path, ph
     torch.save(ckpt, tmp_path / "w" / multistyle.CKPT)
     _train(["--steps", "2", "--resume", *common])
     assert torch.load(tmp_path / "w" / multistyle.CKPT, weights_only=False)["plan"]["border_margin"] == 0
+
+
+def test_style_scale_paints_the_style_targets_from_the_resized_painting(style_png, random_vgg16):
+    """A slot's style_scale resizes the (capped) painting before its Gram targets are taken: the texture scale
+    the net learns, while style_size alone only ever shrinks."""
+    from runtime.frames import cap_long_side, read_image, resize_long_side
+    from train import losses
+    from train.vgg import build_vgg
+
+    layers = ["relu1_2", "relu2_2"]
+    vgg = build_vgg(layers, "vgg16", random_vgg16)
+    slot = {"name": "s", "style": str(style_png), "style_size": 64}
+    plan = multistyle.Plan(slots=[multistyle.Slot(**slot), multistyle.Slot(**slot, style_scale=1.5)], style_layers=layers)
+    grams = multistyle.style_grams(plan, vgg, torch.device("cpu"))
+    big = resize_long_side(cap_long_side(read_image(style_png), 64), 96)
+    with torch.no_grad():
+        feats = vgg(torch.from_numpy(big).permute(2, 0, 1)[None].float())
+    for l in layers:
+        torch.testing.assert_close(grams[l][1], losses.gram_per_position(feats[l].float())[0])
+        assert not torch.allclose(grams[l][0], grams[l][1], rtol=1e-3)

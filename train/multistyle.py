@@ -38,7 +38,7 @@ from torch import nn
 
 from runtime.errors import InputError, StylecastError, cli_entry
 from runtime.files import atomic_path, sha256_file
-from runtime.frames import PAD_MULTIPLE, cap_long_side, pad_amounts, read_image, resize_to
+from runtime.frames import PAD_MULTIPLE, cap_long_side, pad_amounts, read_image, resize_long_side, resize_to
 from runtime.stylizer import BORDER_SIDES, border_margin
 from train import losses
 from train.data import list_images
@@ -64,7 +64,10 @@ class Slot:
     style_weight: float = 5e9
     content_weight: float = 1e5
     tv_weight: float = 0.0
-    style_size: int = 512
+    style_size: int = 512  # the style image's long side is capped here (never enlarged), as the quality metric does
+    # then resized by this factor: the texture scale the net learns to paint (issue 11 item 4's "style image scale");
+    # the metric's target stays the painting at its capped size, so a scale other than 1 trades style for content
+    style_scale: float = 1.0
     stability_weight: float = 0.0
     # weight of train.losses.border_band_excess on the scored crop (0 = off): the style term rewards a band of
     # noise along any border a net can locate, even the scored crop's inside a larger context (see border_sides)
@@ -322,6 +325,8 @@ def style_grams(plan: Plan, vgg: nn.Module, device: torch.device) -> dict[str, t
     with torch.no_grad():
         for slot in plan.slots:
             rgb = cap_long_side(read_image(slot.style), slot.style_size)
+            if slot.style_scale != 1.0:
+                rgb = resize_long_side(rgb, round(max(rgb.shape[:2]) * slot.style_scale))
             feats = vgg(torch.from_numpy(rgb).permute(2, 0, 1)[None].float().to(device))
             for l in plan.style_layers:
                 rows[l].append(losses.gram_per_position(feats[l].float())[0])
